@@ -1,0 +1,41 @@
+# The one place the project's commands live: people, CI and docs all use these targets.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint typecheck unit integration acceptance bench-smoke clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[server,dev]'
+	touch $@
+
+## Install (if needed) and start the gateway on its embedded defaults (SQLite, local files, in-process workers).
+run: install
+	$(VENV)/bin/mediagate serve --host $(HOST) --port $(PORT)
+
+## Lint, type-check and run the whole test suite.
+test: install lint typecheck
+	$(PY) -m pytest -q tests
+
+lint: install
+	$(PY) -m ruff check src tests bench
+
+typecheck: install
+	$(PY) -m mypy
+
+unit: install
+	$(PY) -m pytest -q tests/unit
+
+integration: install
+	$(PY) -m pytest -q tests/integration
+
+acceptance: install
+	$(PY) -m pytest -q tests/acceptance
+
+clean:
+	rm -rf $(VENV) data .mypy_cache .pytest_cache .ruff_cache

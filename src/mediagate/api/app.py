@@ -1,0 +1,50 @@
+"""The ASGI application: every front door mounted on one FastAPI app around one `Gateway`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from mediagate import __version__
+from mediagate.api import errors
+from mediagate.api.rest import files
+from mediagate.api.rest import router as rest_router
+from mediagate.config import Settings
+from mediagate.services.gateway import Gateway
+
+
+def create_app(settings: Settings | None = None, *, workers: bool = True, gateway: Gateway | None = None) -> FastAPI:
+    settings = settings or Settings()
+    gw = gateway or Gateway(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gw.start(workers=workers)
+        try:
+            yield
+        finally:
+            await gw.stop()
+
+    app = FastAPI(
+        title="mediagate",
+        version=__version__,
+        description="One API for video, image, speech and avatar generation across providers.",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gw
+    errors.install(app)
+    app.include_router(rest_router)
+    app.include_router(files.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> dict[str, Any]:
+        return {"status": "ready", "in_flight": gw.runner.in_flight(), "engine": settings.engine}
+
+    return app

@@ -1,0 +1,23 @@
+"""The `mediagate` command: serve, admin … (and the client commands)."""
+
+from __future__ import annotations
+
+import click
+
+from mediagate import __version__
+from mediagate.cli.admin import admin
+from mediagate.cli.server import serve
+
+
+@click.group()
+@click.version_option(__version__, prog_name="mediagate")
+def cli() -> None:
+    """mediagate: one API for video, image, speech and avatar generation."""
+
+
+cli.add_command(serve)
+cli.add_command(admin)
+
+
+def main() -> None:
+    cli()

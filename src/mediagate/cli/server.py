@@ -1,0 +1,40 @@
+"""`mediagate serve`"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+
+import click
+
+from mediagate.config import Settings
+
+
+def _key_hint() -> str:
+    exe = shutil.which("mediagate") or sys.argv[0]
+    return f"{exe} admin quickstart"
+
+
+@click.command()
+@click.option("--host", default=None, help="Bind address (default MEDIAGATE_HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default MEDIAGATE_PORT or 8000).")
+@click.option("--no-workers", is_flag=True, help="API only: do not run tasks in this process.")
+def serve(host: str | None, port: int | None, no_workers: bool) -> None:
+    """Start the gateway (API + in-process workers on the embedded defaults)."""
+    import uvicorn
+
+    from mediagate.api.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app = create_app(settings, workers=not no_workers)
+    click.echo(f"mediagate listening on http://{settings.host}:{settings.port}  (API: {settings.base_url}/api/v1)")
+    click.echo(
+        f"  data dir: {settings.data_dir.resolve()}   database: {settings.resolved_database_url.split('://')[0]}"
+    )
+    click.echo(f"  get an account and API keys:  {_key_hint()}")
+    click.echo(f"  API docs: {settings.base_url}/docs")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)

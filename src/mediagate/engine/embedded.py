@@ -1,0 +1,64 @@
+"""The embedded runner: asyncio tasks inside `mediagate serve` (the default; no other process needed).
+
+On start it resumes every task that is not terminal: a task whose vendor job id was saved is polled,
+not resubmitted. Remote tasks cost one coroutine each while they wait, so thousands can be in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from mediagate.engine.job import TaskJob
+
+log = logging.getLogger("mediagate.engine")
+
+
+class EmbeddedRunner:
+    def __init__(self, job: TaskJob, active_ids: Callable[[], Awaitable[list[str]]]) -> None:
+        self.job = job
+        self.active_ids = active_ids
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.started = False
+
+    async def start(self) -> None:
+        self.started = True
+        resumed = await self.active_ids()
+        for task_id in resumed:
+            await self.dispatch(task_id)
+        if resumed:
+            log.info("resumed %d unfinished task(s)", len(resumed))
+
+    async def stop(self) -> None:
+        self.started = False
+        pending = list(self.running.values())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self.running.clear()
+
+    async def dispatch(self, task_id: str) -> None:
+        if not self.started or task_id in self.running:
+            return
+        task = asyncio.create_task(self._run(task_id), name=f"task-{task_id}")
+        self.running[task_id] = task
+
+    async def _run(self, task_id: str) -> None:
+        try:
+            await self.job.run(task_id)
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # the job records its own failures; this is a last resort
+            log.exception("job for task %s failed", task_id)
+        finally:
+            self.running.pop(task_id, None)
+
+    async def abort(self, task_id: str) -> None:
+        task = self.running.get(task_id)
+        if task is not None:
+            task.cancel()
+        await self.job.cancel_at_vendor(task_id)
+
+    def in_flight(self) -> int:
+        return len(self.running)

@@ -1,0 +1,244 @@
+"""One task's job: submit (or resume from the saved vendor job id) → poll with backoff → store the
+outputs → settle and notify through `TaskService.finish`. Idempotent: running it for a finished task
+does nothing; running it after a crash resumes without a second vendor submission."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from mediagate.catalog import Catalog
+from mediagate.config import Settings
+from mediagate.domain.media import ACTIVE, TaskStatus
+from mediagate.domain.outputs import OutputRef
+from mediagate.domain.requests import GenerationInput, GenerationRequest
+from mediagate.errors import ErrorCode
+from mediagate.providers.base import (
+    Finished,
+    JobStatus,
+    ProviderAdapter,
+    ProviderJob,
+    VendorAuthError,
+    VendorBadRequest,
+    VendorContentPolicy,
+    VendorError,
+    VendorRateLimited,
+    VendorServerError,
+)
+from mediagate.providers.registry import ProviderRegistry
+from mediagate.services.assets import AssetService
+from mediagate.services.tasks import TaskService
+from mediagate.services.validation import validate
+from mediagate.store.types import utcnow
+
+log = logging.getLogger("mediagate.engine")
+#: keys of `tasks.request` that are not part of the `GenerationRequest`
+EXTRA_KEYS = ("fallbacks", "input")
+T = TypeVar("T")
+
+
+class TaskJob:
+    def __init__(
+        self,
+        settings: Settings,
+        tasks: TaskService,
+        assets: AssetService,
+        registry: ProviderRegistry,
+        catalog: Catalog,
+    ) -> None:
+        self.settings = settings
+        self.tasks = tasks
+        self.assets = assets
+        self.registry = registry
+        self.catalog = catalog
+
+    async def _retry(self, call: Callable[[], Awaitable[T]], deadline: float) -> T:
+        """Retry transient vendor failures (rate limits, 5xx, timeouts) with backoff and jitter."""
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except (VendorRateLimited, VendorServerError) as exc:
+                attempt += 1
+                if attempt > self.settings.provider_max_retries:
+                    raise
+                delay = min(30.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
+                if isinstance(exc, VendorRateLimited) and exc.retry_after:
+                    delay = max(delay, exc.retry_after)
+                if time.time() + delay > deadline:
+                    raise
+                log.info("retrying vendor call after %s (attempt %d, %.1fs)", exc.message, attempt, delay)
+                await asyncio.sleep(delay)
+
+    def _adapter(self, provider: str, mode: str) -> ProviderAdapter:
+        return self.registry.get("sandbox" if mode == "test" else provider)
+
+    async def run(self, task_id: str) -> None:
+        row = await self.tasks.load(task_id)
+        if row is None or row.status not in [s.value for s in ACTIVE]:
+            return
+        request = GenerationRequest.model_validate({k: v for k, v in row.request.items() if k not in EXTRA_KEYS})
+        job = ProviderJob(task_id, request, row.provider_job_id, dict(row.provider_state or {}))
+        deadline = row.deadline_at.timestamp()
+        adapter = self._adapter(row.provider, row.mode)
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.time())):
+                if job.vendor_job_id is None:
+                    submitted = await self._submit(
+                        row.mode, row.request.get("fallbacks", []), row.request.get("input") or {}, job, deadline
+                    )
+                    if submitted is None:
+                        return
+                    adapter, job = submitted
+                await self._poll_until_done(adapter, job, deadline)
+        except TimeoutError:
+            minutes = self.settings.task_timeout_seconds / 60
+            await self._best_effort_cancel(adapter, job)
+            await self.tasks.finish(
+                task_id,
+                TaskStatus.FAILED,
+                error_code=ErrorCode.TIMEOUT,
+                error_message=f"Task timed out after {minutes:g} minutes",
+            )
+        except VendorContentPolicy as exc:
+            await self.tasks.finish(
+                task_id, TaskStatus.FAILED, error_code=ErrorCode.CONTENT_POLICY, error_message=exc.message
+            )
+        except VendorAuthError as exc:
+            await self.tasks.finish(
+                task_id,
+                TaskStatus.FAILED,
+                error_code=ErrorCode.PROVIDER_UNAVAILABLE,
+                error_message=f"Provider '{request.provider}' refused our credentials: {exc.message}",
+            )
+        except VendorBadRequest as exc:
+            await self.tasks.finish(
+                task_id, TaskStatus.FAILED, error_code=ErrorCode.PROVIDER_ERROR, error_message=exc.message
+            )
+        except VendorError as exc:
+            await self.tasks.finish(
+                task_id, TaskStatus.FAILED, error_code=ErrorCode.PROVIDER_ERROR, error_message=exc.message
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("task %s crashed", task_id)
+            await self.tasks.finish(
+                task_id,
+                TaskStatus.FAILED,
+                error_code=ErrorCode.INTERNAL_ERROR,
+                error_message=f"Internal error while running the task ({exc.__class__.__name__})",
+            )
+
+    async def _submit(
+        self, mode: str, fallbacks: list[str], raw_input: dict[str, Any], job: ProviderJob, deadline: float
+    ) -> tuple[ProviderAdapter, ProviderJob] | None:
+        """Submit to the chosen provider, falling back to the next candidates while no vendor has
+        accepted the job. Returns None when the task already ended here (synchronous providers)."""
+        chain: list[tuple[GenerationRequest, str]] = [(job.request, job.request.model)]
+        for model_id in fallbacks:
+            model = self.catalog.models.get(model_id)
+            if model is None:
+                continue
+            try:
+                chain.append((validate(GenerationInput.model_validate(raw_input), model), model_id))
+            except Exception:  # noqa: S112 - a fallback that does not fit is skipped
+                continue
+        last_error: VendorError | None = None
+        for index, (request, model_id) in enumerate(chain):
+            adapter = self._adapter(request.provider, mode)
+            current = ProviderJob(job.task_id, request)
+            try:
+                result = await self._retry(lambda a=adapter, c=current: a.submit(c), deadline)  # type: ignore[misc]
+            except (VendorServerError, VendorRateLimited, VendorAuthError) as exc:
+                last_error = exc
+                await self.tasks.record_attempt(
+                    job.task_id,
+                    {"provider": request.provider, "model": model_id, "error": exc.message, "at": utcnow().isoformat()},
+                )
+                if index + 1 < len(chain):
+                    continue
+                raise
+            if index > 0:
+                await self.tasks.record_attempt(
+                    job.task_id,
+                    {"provider": request.provider, "model": model_id, "accepted": True, "at": utcnow().isoformat()},
+                    model=model_id,
+                    request=request,
+                )
+            if isinstance(result, Finished):
+                await self.tasks.mark_submitted(job.task_id, request.provider, result.vendor_job_id, {})
+                await self._store_and_complete(current, result.outputs)
+                return None
+            current.vendor_job_id, current.state = result.vendor_job_id, dict(result.state)
+            if not await self.tasks.mark_submitted(job.task_id, request.provider, result.vendor_job_id, current.state):
+                await self._best_effort_cancel(adapter, current)  # cancelled while we were submitting
+                return None
+            return adapter, current
+        assert last_error is not None
+        raise last_error
+
+    async def _poll_until_done(self, adapter: ProviderAdapter, job: ProviderJob, deadline: float) -> None:
+        custom = getattr(adapter, "poll_interval", None)
+        interval = float(custom()) if callable(custom) else self.settings.poll_interval_seconds
+        ceiling = max(interval, self.settings.poll_interval_max_seconds) if not callable(custom) else interval
+        progress = -1
+        while True:
+            result = await self._retry(lambda: adapter.poll(job), deadline)
+            if result.status is JobStatus.SUCCEEDED:
+                await self._store_and_complete(job, result.outputs)
+                return
+            if result.status is JobStatus.FAILED:
+                code = ErrorCode.CONTENT_POLICY if result.content_policy else ErrorCode.GENERATION_FAILED
+                await self.tasks.finish(job.task_id, TaskStatus.FAILED, error_code=code, error_message=result.error)
+                return
+            if result.progress is not None and result.progress > progress:
+                progress = result.progress
+                await self.tasks.set_progress(job.task_id, min(99, progress))
+            await asyncio.sleep(interval)
+            interval = min(ceiling, interval * 1.25)
+
+    async def _store_and_complete(self, job: ProviderJob, refs: list[OutputRef]) -> None:
+        row = await self.tasks.load(job.task_id)
+        if row is None or row.status not in [s.value for s in ACTIVE]:
+            return
+        if not refs:
+            raise VendorServerError("the provider reported success without any output")
+        stored, rows = [], []
+        for ref in refs:
+            data = await self.assets.fetch(ref)
+            output, asset = await self.assets.save(
+                data,
+                account_id=row.account_id,
+                task_id=row.id,
+                kind="output",
+                media_type=ref.media_type,
+                format_hint=ref.format,
+                sandbox=row.mode == "test",
+                ref=ref,
+            )
+            stored.append(output)
+            rows.append(asset)
+        if not await self.tasks.complete(job.task_id, stored, rows):
+            self.assets.discard(rows)
+
+    async def cancel_at_vendor(self, task_id: str) -> None:
+        """After a client cancel: ask the vendor to stop (where it can), so nothing runs for nobody."""
+        row = await self.tasks.load(task_id)
+        if row is None or row.provider_job_id is None:
+            return
+        request = GenerationRequest.model_validate({k: v for k, v in row.request.items() if k not in EXTRA_KEYS})
+        job = ProviderJob(task_id, request, row.provider_job_id, dict(row.provider_state or {}))
+        await self._best_effort_cancel(self._adapter(row.provider, row.mode), job)
+
+    async def _best_effort_cancel(self, adapter: ProviderAdapter, job: ProviderJob) -> None:
+        if job.vendor_job_id is None:
+            return
+        try:
+            await asyncio.shield(adapter.cancel(job))
+        except (VendorError, asyncio.CancelledError, TimeoutError):
+            log.info("vendor cancel for task %s did not go through", job.task_id)

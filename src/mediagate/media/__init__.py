@@ -1,0 +1,1 @@
+"""Media helpers: synthesizing test media, probing files, converting audio. No network, no database."""

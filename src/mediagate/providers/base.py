@@ -1,0 +1,154 @@
+"""The seam between the engine and every vendor.
+
+An adapter turns a `GenerationRequest` into vendor calls and vendor answers into our types:
+
+    submit(job)  -> Submitted(vendor_job_id, state) | Finished(outputs)   (synchronous vendors)
+    poll(job)    -> PollResult(status, progress, outputs, error)
+    cancel(job)  -> bool   (False: the vendor has no cancel; polling simply stops)
+
+Vendor failures are raised as the `Vendor*` exceptions below, never as raw HTTP errors: the engine
+decides retries and the task's final error code from the exception type alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import httpx
+
+from mediagate.config import Settings
+from mediagate.domain.outputs import OutputRef
+from mediagate.domain.requests import GenerationRequest
+
+
+@dataclass
+class ProviderJob:
+    """What an adapter gets: the request plus whatever it saved at submit time."""
+
+    task_id: str
+    request: GenerationRequest
+    vendor_job_id: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    vendor_job_id: str
+    #: adapter-private values needed to poll later (persisted with the task)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A synchronous vendor (or local model) answered with the outputs straight away."""
+
+    outputs: list[OutputRef]
+    vendor_job_id: str | None = None
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PollResult:
+    status: JobStatus
+    progress: int | None = None  #: 0–100 when the vendor reports it
+    outputs: list[OutputRef] = field(default_factory=list)
+    error: str | None = None
+    #: for FAILED: True when the vendor refused the content (moderation)
+    content_policy: bool = False
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    settings: Settings
+    http: httpx.AsyncClient
+
+
+# --- vendor failures, as the engine sees them ----------------------------------------------------
+
+
+class VendorError(Exception):
+    """A vendor call failed."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, status: int | None = None, vendor_code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.vendor_code = vendor_code
+
+
+class VendorAuthError(VendorError):
+    """Our credentials were refused: an operator problem (→ PROVIDER_UNAVAILABLE)."""
+
+
+class VendorBadRequest(VendorError):
+    """The vendor refused the parameters (→ failed, INVALID_PARAMETER / PROVIDER_ERROR)."""
+
+
+class VendorContentPolicy(VendorError):
+    """The vendor's moderation refused the prompt or the output (→ failed with the vendor's reason)."""
+
+
+class VendorRateLimited(VendorError):
+    """Too many requests: retried with backoff, honouring `retry_after`."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class VendorServerError(VendorError):
+    """5xx, timeouts, connection failures: retried, then PROVIDER_ERROR."""
+
+    retryable = True
+
+
+class VendorUnsupported(VendorError):
+    """The vendor cannot do this (e.g. no cancel endpoint)."""
+
+
+@runtime_checkable
+class ProviderAdapter(Protocol):
+    """One vendor. Instances are shared by all tasks of the process: keep them stateless per task."""
+
+    name: str
+    #: settings that must be set for this adapter to work (names of `Settings` fields)
+    required_settings: tuple[str, ...]
+
+    async def submit(self, job: ProviderJob) -> Submitted | Finished: ...
+
+    async def poll(self, job: ProviderJob) -> PollResult: ...
+
+    async def cancel(self, job: ProviderJob) -> bool: ...
+
+
+def raise_for_http(response: httpx.Response, message: str | None = None, *, vendor_code: str | None = None) -> None:
+    """Map a vendor's HTTP status to our `Vendor*` exceptions (for vendors with plain HTTP errors)."""
+    status = response.status_code
+    if status < 400:
+        return
+    text = message or f"{response.request.method} {response.request.url.path} → HTTP {status}: {response.text[:300]}"
+    if status in (401, 403):
+        raise VendorAuthError(text, status=status, vendor_code=vendor_code)
+    if status == 429:
+        retry = response.headers.get("retry-after")
+        raise VendorRateLimited(
+            text,
+            status=status,
+            vendor_code=vendor_code,
+            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
+        )
+    if status >= 500:
+        raise VendorServerError(text, status=status, vendor_code=vendor_code)
+    raise VendorBadRequest(text, status=status, vendor_code=vendor_code)

@@ -1,0 +1,170 @@
+"""Asset storage: outputs are copied from vendors into our storage (a local directory) and served
+through signed, expiring URLs. A sweeper deletes files past their retention."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select, update
+
+from mediagate.config import Settings
+from mediagate.domain.media import CONTENT_TYPES, MediaType
+from mediagate.domain.outputs import OutputRef, StoredOutput
+from mediagate.errors import NotFound
+from mediagate.media.probe import probe
+from mediagate.providers.base import VendorError, VendorServerError
+from mediagate.store.db import Database
+from mediagate.store.tables import Asset
+from mediagate.store.types import utcnow
+
+#: outputs larger than this are refused (a runaway vendor URL must not fill the disk)
+MAX_OUTPUT_BYTES = 2 * 1024**3
+
+
+class AssetService:
+    def __init__(self, settings: Settings, db: Database, http: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.db = db
+        self.http = http
+        self.root = settings.assets_dir
+
+    # --- signing -------------------------------------------------------------------------------
+
+    def _signature(self, asset_id: str, expires: int) -> str:
+        return hmac.new(self.settings.signing_key, f"{asset_id}.{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def url(self, asset_id: str, fmt: str, expires_at: datetime) -> str:
+        expires = int(expires_at.timestamp())
+        return f"{self.settings.base_url}/files/{asset_id}.{fmt}?expires={expires}&signature={self._signature(asset_id, expires)}"
+
+    def check_signature(self, asset_id: str, expires: int, signature: str) -> bool:
+        return hmac.compare_digest(self._signature(asset_id, expires), signature)
+
+    # --- storing -------------------------------------------------------------------------------
+
+    def expiry(self) -> datetime:
+        return utcnow() + timedelta(hours=self.settings.asset_retention_hours)
+
+    async def fetch(self, ref: OutputRef) -> bytes:
+        """The output's bytes: inline data, or downloaded from the vendor's (expiring) URL."""
+        if ref.data is not None:
+            return ref.data
+        if ref.url is None:
+            raise VendorServerError("provider returned an output with neither data nor URL")
+        try:
+            async with self.http.stream("GET", ref.url, headers=ref.headers, follow_redirects=True) as response:
+                if response.status_code >= 400:
+                    raise VendorServerError(f"downloading the output failed: HTTP {response.status_code}")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_OUTPUT_BYTES:
+                        raise VendorServerError("output is larger than the 2 GiB limit")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except VendorError:
+            raise
+        except httpx.HTTPError as exc:
+            raise VendorServerError(f"downloading the output failed: {exc.__class__.__name__}") from exc
+
+    def _write(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    async def save(
+        self,
+        data: bytes,
+        *,
+        account_id: str,
+        task_id: str | None,
+        kind: str,
+        media_type: MediaType,
+        format_hint: str | None = None,
+        sandbox: bool = False,
+        ref: OutputRef | None = None,
+    ) -> tuple[StoredOutput, Asset]:
+        """Write the file and describe it; the caller adds the returned `Asset` row in its transaction."""
+        info = await asyncio.to_thread(probe, data, format_hint)
+        fmt = info.format if info.format != "bin" else (format_hint or "bin")
+        asset_id = str(uuid.uuid4())
+        now = utcnow()
+        relative = Path(now.strftime("%Y/%m/%d")) / f"{asset_id}.{fmt}"
+        await asyncio.to_thread(self._write, self.root / relative, data)
+        content_type = CONTENT_TYPES.get(fmt, "application/octet-stream")
+        width = info.width or (ref.width if ref else None)
+        height = info.height or (ref.height if ref else None)
+        duration = info.duration or (ref.duration if ref else None)
+        row = Asset(
+            id=asset_id,
+            account_id=account_id,
+            task_id=task_id,
+            kind=kind,
+            path=str(relative),
+            media_type=media_type.value,
+            content_type=content_type,
+            format=fmt,
+            bytes=len(data),
+            width=width,
+            height=height,
+            duration=duration,
+            sandbox=sandbox,
+            created_at=now,
+            expires_at=self.expiry(),
+        )
+        stored = StoredOutput(
+            asset_id=asset_id,
+            media_type=media_type,
+            format=fmt,
+            content_type=content_type,
+            bytes=len(data),
+            width=width,
+            height=height,
+            duration=duration,
+            sandbox=sandbox,
+        )
+        return stored, row
+
+    def discard(self, rows: list[Asset]) -> None:
+        for row in rows:
+            (self.root / row.path).unlink(missing_ok=True)
+
+    # --- serving -------------------------------------------------------------------------------
+
+    async def open(self, asset_id: str, expires: int, signature: str) -> tuple[Path, str]:
+        """The file behind a signed URL, or NOT_FOUND (bad signature, expired or swept)."""
+        if not self.check_signature(asset_id, expires, signature) or expires < int(utcnow().timestamp()):
+            raise NotFound("File not found or link expired")
+        async with self.db.read() as session:
+            row = await session.get(Asset, asset_id)
+        if row is None or row.deleted_at is not None:
+            raise NotFound("File not found or link expired")
+        path = self.root / row.path
+        if not path.exists():
+            raise NotFound("File not found or link expired")
+        return path, row.content_type
+
+    async def sweep(self) -> int:
+        """Delete expired files; returns how many were removed."""
+        now = utcnow()
+        async with self.db.read() as session:
+            rows = (
+                await session.scalars(
+                    select(Asset).where(Asset.expires_at < now, Asset.deleted_at.is_(None)).limit(1000)
+                )
+            ).all()
+        for row in rows:
+            await asyncio.to_thread((self.root / row.path).unlink, True)
+        if rows:
+            async with self.db.write() as session:
+                await session.execute(update(Asset).where(Asset.id.in_([r.id for r in rows])).values(deleted_at=now))
+        return len(rows)

@@ -1,0 +1,91 @@
+"""The composition root: builds every service from `Settings` and owns their life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from mediagate.catalog import load_catalog
+from mediagate.config import Settings
+from mediagate.engine.embedded import EmbeddedRunner
+from mediagate.engine.job import TaskJob
+from mediagate.providers.base import ProviderContext
+from mediagate.providers.registry import ProviderRegistry
+from mediagate.services.accounts import AccountService
+from mediagate.services.assets import AssetService
+from mediagate.services.idempotency import IdempotencyService
+from mediagate.services.limits import LimitService
+from mediagate.services.plans import PlanBook
+from mediagate.services.routing import Router
+from mediagate.services.tasks import TaskService
+from mediagate.services.webhooks import WebhookService
+from mediagate.store.db import Database
+
+log = logging.getLogger("mediagate")
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url)
+        self.http = httpx.AsyncClient(
+            timeout=settings.provider_request_timeout_seconds,
+            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500),
+        )
+        self.catalog = load_catalog(settings.catalog_dir, disabled_providers=settings.disabled_providers)
+        self.registry = ProviderRegistry(ProviderContext(settings, self.http))
+        self.plans = PlanBook(settings.plans, settings.default_plan)
+        self.accounts = AccountService(self.db, self.plans)
+        self.limits = LimitService(self.plans, settings.redis_url)
+        self.idempotency = IdempotencyService(self.db)
+        self.assets = AssetService(settings, self.db, self.http)
+        self.webhooks = WebhookService(settings, self.db, self.http)
+        self.router = Router(self.catalog, self.missing_settings)
+        self.tasks = TaskService(settings, self.db, self.catalog, self.router, self.assets, self.webhooks, self.limits)
+        self.job = TaskJob(settings, self.tasks, self.assets, self.registry, self.catalog)
+        self.runner = EmbeddedRunner(self.job, self.tasks.active_ids)
+        self.tasks.dispatch = self.runner.dispatch
+        self.tasks.abort = self.runner.abort
+        self._loops: list[asyncio.Task[None]] = []
+
+    def missing_settings(self, provider: str) -> list[str]:
+        if not self.registry.known(provider):
+            return [f"{provider}_adapter (no adapter for '{provider}' in this version)"]
+        return self.registry.missing_settings(provider)
+
+    async def start(self, *, workers: bool = True) -> None:
+        """Migrate the database; with `workers`, resume unfinished tasks and start background loops."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.db.migrate()
+        if workers:
+            await self.runner.start()
+            self._loops = [
+                asyncio.create_task(
+                    self._every(self.settings.webhook_poll_interval_seconds, self.webhooks.deliver_due)
+                ),
+                asyncio.create_task(self._every(self.settings.asset_sweep_interval_seconds, self.assets.sweep)),
+            ]
+
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[int]]) -> None:
+        while True:
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background loop %s failed; continuing", getattr(work, "__name__", work))
+            await asyncio.sleep(seconds)
+
+    async def stop(self) -> None:
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        await self.runner.stop()
+        await self.http.aclose()
+        await self.db.close()

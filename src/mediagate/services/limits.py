@@ -1,0 +1,119 @@
+"""Rate limits (per key, per minute, with the `limits` library) and task admission (per account:
+in-flight concurrency and a daily cap, counted in the database so they hold across processes)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, Storage
+from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mediagate.domain.media import ACTIVE
+from mediagate.errors import RateLimitExceeded
+from mediagate.services.plans import Plan, PlanBook
+from mediagate.services.views import Principal
+from mediagate.store.tables import Account, Task
+
+NAMESPACE = "mediagate"
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    limit: int
+    remaining: int
+    reset_seconds: int  #: seconds until a slot frees up / the window resets
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(0, self.remaining)),
+            "X-RateLimit-Reset": str(self.reset_seconds),
+        }
+
+
+class LimitService:
+    def __init__(self, plans: PlanBook, redis_url: str | None = None) -> None:
+        self.plans = plans
+        self.storage: Storage = (
+            storage_from_string(f"async+{redis_url}")  # type: ignore[assignment]
+            if redis_url
+            else MemoryStorage()
+        )
+        self.limiter = MovingWindowRateLimiter(self.storage)
+
+    def plan(self, principal: Principal) -> Plan:
+        return self.plans.get(principal.plan)
+
+    async def hit(self, principal: Principal, kind: str) -> RateInfo | None:
+        """Count one request of `kind` (create | query); raise 429 when over the plan's limit.
+
+        Returns the tightest applicable window for the X-RateLimit-* headers, or None when the plan
+        is unlimited.
+        """
+        plan = self.plan(principal)
+        checks: list[tuple[str, int]] = []
+        if plan.rpm is not None:
+            checks.append(("all", plan.rpm))
+        specific = plan.create_rpm if kind == "create" else plan.query_rpm
+        if specific is not None:
+            checks.append((kind, specific))
+        tightest: RateInfo | None = None
+        for scope, amount in checks:
+            item = RateLimitItemPerMinute(amount, namespace=NAMESPACE)
+            allowed = await self.limiter.hit(item, principal.key_id, scope)
+            stats = await self.limiter.get_window_stats(item, principal.key_id, scope)
+            reset = max(1, math.ceil(stats.reset_time - time.time()))
+            info = RateInfo(limit=amount, remaining=stats.remaining, reset_seconds=reset)
+            if not allowed:
+                raise RateLimitExceeded(
+                    f"Rate limit exceeded: {amount} requests per minute on the {plan.name} plan. Retry after {reset} s.",
+                    headers={**info.headers(), "Retry-After": str(reset)},
+                )
+            if tightest is None or info.remaining < tightest.remaining:
+                tightest = info
+        return tightest
+
+    async def admit_task(self, session: AsyncSession, principal: Principal) -> None:
+        """Inside the creating transaction: refuse when the account is at its concurrency or daily cap."""
+        # Serialize creations per account (PostgreSQL row lock; SQLite writers are already serialized).
+        row = (
+            await session.execute(
+                select(Account.plan, Account.limits_override)
+                .where(Account.id == principal.account_id)
+                .with_for_update()
+            )
+        ).first()
+        plan = self.plans.get(row.plan if row else principal.plan, row.limits_override if row else None)
+        if plan.concurrent is not None:
+            in_flight = await session.scalar(
+                select(func.count())
+                .select_from(Task)
+                .where(Task.account_id == principal.account_id, Task.status.in_([s.value for s in ACTIVE]))
+            )
+            if int(in_flight or 0) >= plan.concurrent:
+                raise RateLimitExceeded(
+                    f"Concurrency limit reached: {plan.concurrent} task(s) in flight on the {plan.name} plan. "
+                    "Retry when one finishes.",
+                    headers={"Retry-After": "5"},
+                )
+        if plan.daily is not None:
+            now = datetime.now(UTC)
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            today = await session.scalar(
+                select(func.count())
+                .select_from(Task)
+                .where(Task.account_id == principal.account_id, Task.created_at >= midnight)
+            )
+            if int(today or 0) >= plan.daily:
+                retry = int((midnight + timedelta(days=1) - now).total_seconds()) + 1
+                raise RateLimitExceeded(
+                    f"Daily limit reached: {plan.daily} tasks per day on the {plan.name} plan.",
+                    headers={"Retry-After": str(retry)},
+                )

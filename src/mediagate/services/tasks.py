@@ -1,0 +1,306 @@
+"""Tasks: creation (validate → price → reserve → insert → dispatch), queries, cancel, and the guarded
+state transitions the engine uses. Every terminal transition settles credits and enqueues the webhook
+in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from mediagate.catalog import Catalog
+from mediagate.config import Settings
+from mediagate.domain.media import ACTIVE, TaskStatus
+from mediagate.domain.outputs import StoredOutput
+from mediagate.domain.requests import GenerationInput, GenerationRequest
+from mediagate.errors import ErrorCode, InvalidParameter, TaskNotFound
+from mediagate.services import billing
+from mediagate.services.assets import AssetService
+from mediagate.services.idempotency import Claim
+from mediagate.services.limits import LimitService
+from mediagate.services.routing import Router
+from mediagate.services.views import OutputView, Principal, TaskPage, TaskView
+from mediagate.services.webhooks import WebhookService
+from mediagate.store.db import Database
+from mediagate.store.tables import Asset, Task
+from mediagate.store.types import utcnow
+
+ACTIVE_VALUES = [s.value for s in ACTIVE]
+LIST_STATUSES = [s.value for s in TaskStatus]
+
+
+class TaskService:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        catalog: Catalog,
+        router: Router,
+        assets: AssetService,
+        webhooks: WebhookService,
+        limits: LimitService,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.catalog = catalog
+        self.router = router
+        self.assets = assets
+        self.webhooks = webhooks
+        self.limits = limits
+        #: set by the gateway: hands a committed task to the engine
+        self.dispatch: Callable[[str], Awaitable[None]] | None = None
+        #: set by the gateway: stops a running task's job wherever it runs
+        self.abort: Callable[[str], Awaitable[None]] | None = None
+
+    # --- views -----------------------------------------------------------------------------------
+
+    def view(self, row: Task) -> TaskView:
+        outputs = []
+        for raw in row.outputs or []:
+            stored = StoredOutput.model_validate(raw)
+            expires = datetime.fromisoformat(raw["expires_at"]) if raw.get("expires_at") else self.assets.expiry()
+            outputs.append(
+                OutputView(
+                    url=self.assets.url(stored.asset_id, stored.format, expires),
+                    media_type=stored.media_type.value,
+                    format=stored.format,
+                    content_type=stored.content_type,
+                    bytes=stored.bytes,
+                    width=stored.width,
+                    height=stored.height,
+                    duration=stored.duration,
+                    expires_at=expires,
+                )
+            )
+        model = self.catalog.models.get(row.model)
+        return TaskView(
+            id=row.id,
+            status=row.status,
+            type=row.media_type,
+            task_type=row.task_type,
+            model=row.requested_model,
+            model_id=row.model,
+            provider=row.provider,
+            prompt=row.prompt,
+            progress=row.progress,
+            credit_cost=row.credit_cost,
+            sandbox=row.mode == "test",
+            outputs=outputs,
+            error_code=row.error_code,
+            error_message=row.error_message,
+            callback_url=row.callback_url,
+            estimated_time=model.speed if model else 60.0,
+            request=row.request,
+            attempts=row.attempts or [],
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            started_at=row.started_at,
+            completed_at=row.completed_at,
+            failed_at=row.failed_at,
+        )
+
+    # --- client-facing ---------------------------------------------------------------------------
+
+    async def create(
+        self,
+        principal: Principal,
+        inp: GenerationInput,
+        claim: Claim | None = None,
+        render: Callable[[TaskView], tuple[int, dict[str, Any]]] | None = None,
+    ) -> TaskView:
+        """Validate, price, admit, reserve and insert in one transaction, then dispatch.
+
+        With an idempotency `claim`, the response `render` gives is stored in that same transaction."""
+        candidates = self.router.candidates(inp, test_mode=principal.is_test)
+        chosen = candidates[0]
+        request = chosen.request
+        now = utcnow()
+        task_id = str(uuid.uuid4())
+        row = Task(
+            id=task_id,
+            account_id=principal.account_id,
+            api_key_id=principal.key_id,
+            mode=principal.mode,
+            status=TaskStatus.PENDING.value,
+            media_type=request.type.value,
+            task_type=request.task_type.value,
+            model=chosen.model.id,
+            requested_model=request.requested_model,
+            provider=chosen.model.provider,
+            request={
+                **request.model_dump(mode="json"),
+                "fallbacks": [c.model.id for c in candidates[1:]] if not inp.model else [],
+                "input": inp.model_dump(mode="json"),
+            },
+            prompt=request.prompt,
+            credit_cost=chosen.credits,
+            progress=0,
+            callback_url=request.callback_url,
+            attempts=[],
+            created_at=now,
+            updated_at=now,
+            deadline_at=now + timedelta(seconds=self.settings.task_timeout_seconds),
+        )
+        async with self.db.write() as session:
+            await self.limits.admit_task(session, principal)
+            await billing.reserve(session, principal.account_id, task_id, chosen.credits, chosen.model.id)
+            session.add(row)
+            if claim is not None and render is not None:
+                await claim.store(session, *render(self.view(row)))
+        if self.dispatch is not None:
+            await self.dispatch(task_id)
+        return self.view(row)
+
+    async def get(self, principal: Principal, task_id: str) -> TaskView:
+        async with self.db.read() as session:
+            row = await session.get(Task, task_id)
+        if row is None or row.account_id != principal.account_id:
+            raise TaskNotFound("Task not found")
+        return self.view(row)
+
+    async def list_tasks(self, principal: Principal, status: str | None, limit: int, offset: int) -> TaskPage:
+        if status is not None and status not in LIST_STATUSES:
+            raise InvalidParameter(f"status must be one of: {', '.join(LIST_STATUSES)}", field="status")
+        if not 1 <= limit <= 100:
+            raise InvalidParameter("limit must be between 1 and 100", field="limit")
+        if offset < 0:
+            raise InvalidParameter("offset must be >= 0", field="offset")
+        where = [Task.account_id == principal.account_id]
+        if status is not None:
+            where.append(Task.status == status)
+        async with self.db.read() as session:
+            total = int(await session.scalar(select(func.count()).select_from(Task).where(*where)) or 0)
+            rows = (
+                await session.scalars(
+                    select(Task).where(*where).order_by(Task.created_at.desc(), Task.id).limit(limit).offset(offset)
+                )
+            ).all()
+        return TaskPage(tasks=[self.view(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    async def cancel(self, principal: Principal, task_id: str) -> TaskView:
+        async with self.db.read() as session:
+            row = await session.get(Task, task_id)
+        if row is None or row.account_id != principal.account_id:
+            raise TaskNotFound("Task not found")
+        if row.status in ACTIVE_VALUES:
+            changed = await self.finish(
+                task_id, TaskStatus.CANCELLED, error_code=None, error_message="Cancelled by the client"
+            )
+            if changed and self.abort is not None:
+                await self.abort(task_id)
+        else:
+            raise InvalidParameter(f"Task is already {row.status} and cannot be cancelled", field="task_id")
+        return await self.get(principal, task_id)
+
+    # --- engine-facing ---------------------------------------------------------------------------
+
+    async def load(self, task_id: str) -> Task | None:
+        async with self.db.read() as session:
+            return await session.get(Task, task_id)
+
+    async def active_ids(self) -> list[str]:
+        async with self.db.read() as session:
+            rows = await session.scalars(
+                select(Task.id).where(Task.status.in_(ACTIVE_VALUES)).order_by(Task.created_at)
+            )
+            return list(rows.all())
+
+    async def mark_submitted(
+        self, task_id: str, provider: str, vendor_job_id: str | None, state: dict[str, Any]
+    ) -> bool:
+        """pending → processing, saving the vendor's job id before the first poll."""
+        now = utcnow()
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.status.in_(ACTIVE_VALUES))
+                .values(
+                    status=TaskStatus.PROCESSING.value,
+                    provider=provider,
+                    provider_job_id=vendor_job_id,
+                    provider_state=state,
+                    started_at=func.coalesce(Task.started_at, now),
+                    updated_at=now,
+                )
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def record_attempt(
+        self,
+        task_id: str,
+        attempt: dict[str, Any],
+        *,
+        model: str | None = None,
+        request: GenerationRequest | None = None,
+    ) -> None:
+        async with self.db.write() as session:
+            row = await session.get(Task, task_id)
+            if row is None:
+                return
+            row.attempts = [*(row.attempts or []), attempt]
+            if model is not None and request is not None:
+                row.model = model
+                row.provider = request.provider
+                row.request = {
+                    **request.model_dump(mode="json"),
+                    "fallbacks": row.request.get("fallbacks", []),
+                    "input": row.request.get("input"),
+                }
+            row.updated_at = utcnow()
+
+    async def set_progress(self, task_id: str, progress: int) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.status.in_(ACTIVE_VALUES), Task.progress < progress)
+                .values(progress=progress, updated_at=utcnow())
+            )
+
+    async def complete(self, task_id: str, outputs: list[StoredOutput], assets: list[Asset]) -> bool:
+        expires = {a.id: a.expires_at.isoformat() for a in assets}
+        serialized = [{**o.model_dump(mode="json"), "expires_at": expires.get(o.asset_id)} for o in outputs]
+        return await self.finish(task_id, TaskStatus.COMPLETED, outputs=serialized, assets=assets)
+
+    async def finish(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        *,
+        error_code: ErrorCode | str | None = None,
+        error_message: str | None = None,
+        outputs: list[dict[str, Any]] | None = None,
+        assets: list[Asset] | None = None,
+    ) -> bool:
+        """The one guarded terminal transition: status, credits and webhook outbox in one transaction.
+
+        Returns False (and changes nothing) when the task had already ended.
+        """
+        now = utcnow()
+        values: dict[str, Any] = {"status": status.value, "updated_at": now}
+        if status is TaskStatus.COMPLETED:
+            values.update(outputs=outputs or [], completed_at=now, progress=100)
+        else:
+            values.update(
+                error_code=str(error_code) if error_code else None,
+                error_message=error_message,
+                failed_at=now,
+            )
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(Task).where(Task.id == task_id, Task.status.in_(ACTIVE_VALUES)).values(**values)
+            )
+            if not getattr(result, "rowcount", 0):
+                return False
+            row = await session.get(Task, task_id, populate_existing=True)
+            assert row is not None
+            await billing.settle(
+                session, row.account_id, row.id, row.credit_cost, row.model, capture=status is TaskStatus.COMPLETED
+            )
+            for asset in assets or []:
+                session.add(asset)
+            await session.flush()
+            await self.webhooks.enqueue(session, row, self.view(row))
+        return True
