@@ -18,10 +18,14 @@ from mediagate.services.gateway import Gateway
 
 def create_app(settings: Settings | None = None, *, workers: bool = True, gateway: Gateway | None = None) -> FastAPI:
     settings = settings or Settings()
+    owned = gateway is None
     gw = gateway or Gateway(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not owned:  # the caller (tests, an embedding app) starts and stops its gateway
+            yield
+            return
         await gw.start(workers=workers)
         try:
             yield

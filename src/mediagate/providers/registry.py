@@ -12,6 +12,23 @@ ADAPTERS: dict[str, str] = {
     "sandbox": "mediagate.providers.sandbox:SandboxAdapter",
     "piper": "mediagate.providers.local_piper:PiperAdapter",
     "seedance": "mediagate.providers.seedance:SeedanceAdapter",
+    "kling": "mediagate.providers.kling:KlingAdapter",
+    "minimax": "mediagate.providers.minimax:MinimaxAdapter",
+    "veo": "mediagate.providers.veo:VeoAdapter",
+    "runway": "mediagate.providers.runway:RunwayAdapter",
+    "luma": "mediagate.providers.luma:LumaAdapter",
+    "wan": "mediagate.providers.wan:WanAdapter",
+    "vidu": "mediagate.providers.vidu:ViduAdapter",
+    "flux": "mediagate.providers.bfl:FluxAdapter",
+    "imagen": "mediagate.providers.imagen:ImagenAdapter",
+    "stability": "mediagate.providers.stability:StabilityAdapter",
+    "openai": "mediagate.providers.openai:OpenAIAdapter",
+    "elevenlabs": "mediagate.providers.elevenlabs:ElevenLabsAdapter",
+    "google-tts": "mediagate.providers.google_tts:GoogleTTSAdapter",
+    "hedra": "mediagate.providers.hedra:HedraAdapter",
+    "heygen": "mediagate.providers.heygen:HeyGenAdapter",
+    "fal": "mediagate.providers.fal:FalAdapter",
+    "replicate": "mediagate.providers.replicate:ReplicateAdapter",
 }
 
 
@@ -27,21 +44,29 @@ class ProviderRegistry:
         return self.table.keys()
 
     def known(self, name: str) -> bool:
-        return name in self.table
+        """True when the provider is in the table and its module can be imported."""
+        if name not in self.table:
+            return False
+        try:
+            self._class(name)
+        except (ImportError, AttributeError):
+            return False
+        return True
+
+    def _class(self, name: str) -> type:
+        module_name, _, class_name = self.table[name].partition(":")
+        cls: type = getattr(importlib.import_module(module_name), class_name)
+        return cls
 
     def get(self, name: str) -> ProviderAdapter:
         adapter = self._instances.get(name)
         if adapter is None:
-            module_name, _, class_name = self.table[name].partition(":")
-            cls = getattr(importlib.import_module(module_name), class_name)
-            adapter = cls(self.context)
+            adapter = self._class(name)(self.context)
             self._instances[name] = adapter
         return adapter
 
     def required_settings(self, name: str) -> tuple[str, ...]:
-        module_name, _, class_name = self.table[name].partition(":")
-        cls = getattr(importlib.import_module(module_name), class_name)
-        required: tuple[str, ...] = cls.required_settings
+        required: tuple[str, ...] = getattr(self._class(name), "required_settings", ())
         return required
 
     def missing_settings(self, name: str) -> list[str]:

@@ -75,8 +75,9 @@ def validate(inp: GenerationInput, model: ModelSpec) -> GenerationRequest:
         if caps.audio_input == "none":
             raise InvalidParameter(f"{where} does not accept audio_url", field="audio_url")
         check_url(inp.audio_url, "audio_url")
-    elif caps.audio_input == "required" and not prompt:
-        raise InvalidParameter(f"{where} requires audio_url or a prompt to speak", field="audio_url")
+    elif caps.audio_input == "required" or (model.type is MediaType.AVATAR and not prompt):
+        if caps.audio_input == "required" or not prompt:
+            raise InvalidParameter(f"{where} requires audio_url or a prompt (the text to speak)", field="audio_url")
 
     duration = inp.duration
     if duration is None:

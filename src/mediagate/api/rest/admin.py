@@ -41,7 +41,11 @@ class PlanChange(BaseModel):
 @router.get("/accounts")
 async def list_accounts(gateway: GatewayDep) -> dict[str, Any]:
     return ok(
-        {"accounts": [a.model_dump(mode="json", exclude={"webhook_secret"}) for a in await gateway.accounts.list_accounts()]}
+        {
+            "accounts": [
+                a.model_dump(mode="json", exclude={"webhook_secret"}) for a in await gateway.accounts.list_accounts()
+            ]
+        }
     )
 
 

@@ -1,0 +1,94 @@
+"""Helpers shared by the test suites."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from mediagate.config import Settings
+from mediagate.domain.media import KeyMode
+from mediagate.services.gateway import Gateway
+from mediagate.services.views import Principal, TaskView
+
+
+def fast_settings(tmp_path: Any, **overrides: Any) -> Settings:
+    """Fast settings for tests: a private data dir, quick polling and a short sandbox delay."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "sandbox_delay_seconds": 0.3,
+        "poll_interval_seconds": 0.05,
+        "poll_interval_max_seconds": 0.2,
+        "webhook_poll_interval_seconds": 0.1,
+        "provider_max_retries": 3,
+        "admin_key": "admin-secret",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def make_principal(
+    gateway: Gateway, *, credits: int = 10_000, plan: str = "enterprise", test: bool = False
+) -> tuple[Principal, str]:
+    """A new account with credits and one key: (principal, raw key)."""
+    account = await gateway.accounts.create_account("tester", plan, credits)
+    raw, _ = await gateway.accounts.create_key(account.id, KeyMode.TEST if test else KeyMode.LIVE)
+    return await gateway.accounts.authenticate(f"Bearer {raw}"), raw
+
+
+async def wait_task(gateway: Gateway, principal: Principal, task_id: str, timeout: float = 30) -> TaskView:
+    """Poll the task service until the task is terminal."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view = await gateway.tasks.get(principal, task_id)
+        if view.status in ("completed", "failed", "cancelled"):
+            return view
+        if time.monotonic() > deadline:
+            raise AssertionError(f"task {task_id} still {view.status} after {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def wait_http(client: httpx.AsyncClient, key: str, task_id: str, timeout: float = 30) -> dict[str, Any]:
+    """Poll GET /api/v1/tasks/{id} until the task is terminal; returns `data`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(f"/api/v1/tasks/{task_id}", headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()["data"]
+        if data["status"] in ("completed", "failed", "cancelled"):
+            return data
+        if time.monotonic() > deadline:
+            raise AssertionError(f"task {task_id} still {data['status']} after {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def download(client: httpx.AsyncClient, url: str) -> bytes:
+    """Fetch one of our signed asset URLs through the app."""
+    response = await client.get(url)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    return response.content
+
+
+async def ledger_consistent(gateway: Gateway, account_id: str) -> None:
+    """balance == Σ ledger amounts, and reserved == Σ unsettled reservations, for one account."""
+    from sqlalchemy import select
+
+    from mediagate.store.tables import Account, LedgerEntry
+
+    async with gateway.db.read() as session:
+        account = await session.get(Account, account_id)
+        entries = (await session.scalars(select(LedgerEntry).where(LedgerEntry.account_id == account_id))).all()
+    assert account is not None
+    assert account.balance >= 0 and account.reserved >= 0
+    assert account.balance == sum(e.amount for e in entries)
+    reserved = {e.task_id: e.credits for e in entries if e.kind == "reserve"}
+    settled = {e.task_id for e in entries if e.kind == "settle"}
+    assert account.reserved == sum(c for t, c in reserved.items() if t not in settled)
+    kinds: dict[tuple[str | None, str], int] = {}
+    for e in entries:
+        if e.task_id is not None:
+            kinds[(e.task_id, e.kind)] = kinds.get((e.task_id, e.kind), 0) + 1
+    assert all(n == 1 for n in kinds.values()), kinds
