@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 

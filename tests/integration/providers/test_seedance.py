@@ -15,7 +15,7 @@ from mediagate.domain.requests import GenerationInput
 from mediagate.media.probe import probe
 from mediagate.services.gateway import Gateway
 from mediagate.testing.fakes.seedance import FakeSeedance
-from tests.helpers import download, ledger_consistent, make_principal, fast_settings, wait_task
+from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
 from tests.integration.providers.conftest import serve_fake
 
 
