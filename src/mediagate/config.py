@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     sandbox_delay_seconds: float = 2.0
     max_prompt_chars: int = 2000
     upload_max_bytes: int = 20 * 1024 * 1024
+    upload_max_pixels: int = 50_000_000
     allow_private_urls: bool = False
     webhook_retry_schedule: str = "0,5,300,1800,7200,18000,36000,86400"
     webhook_poll_interval_seconds: float = 1.0

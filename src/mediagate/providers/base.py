@@ -12,6 +12,7 @@ decides retries and the task's final error code from the exception type alone.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -65,10 +66,18 @@ class PollResult:
     content_policy: bool = False
 
 
+async def _no_fetch(url: str) -> tuple[bytes, str | None]:
+    raise VendorBadRequest("this gateway cannot fetch input files")
+
+
 @dataclass(frozen=True)
 class ProviderContext:
     settings: Settings
     http: httpx.AsyncClient
+    #: fetch a user-supplied input (image/audio URL) as (bytes, content type): SSRF-guarded, size-capped,
+    #: and reading our own upload URLs straight from asset storage. Adapters that must send bytes
+    #: (base64, multipart) to their vendor use this, never `http.get` on a user URL.
+    fetch_input: Callable[[str], Awaitable[tuple[bytes, str | None]]] = _no_fetch
 
 
 # --- vendor failures, as the engine sees them ----------------------------------------------------

@@ -19,6 +19,7 @@ from mediagate.domain.media import CONTENT_TYPES, MediaType
 from mediagate.domain.outputs import OutputRef, StoredOutput
 from mediagate.errors import NotFound
 from mediagate.media.probe import probe
+from mediagate.net.urlguard import URLGuard
 from mediagate.providers.base import VendorError, VendorServerError
 from mediagate.store.db import Database
 from mediagate.store.tables import Asset
@@ -29,7 +30,8 @@ MAX_OUTPUT_BYTES = 2 * 1024**3
 
 
 class AssetService:
-    def __init__(self, settings: Settings, db: Database, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: Settings, db: Database, http: httpx.AsyncClient, guard: URLGuard) -> None:
+        self.guard = guard
         self.settings = settings
         self.db = db
         self.http = http
@@ -46,6 +48,69 @@ class AssetService:
 
     def check_signature(self, asset_id: str, expires: int, signature: str) -> bool:
         return hmac.compare_digest(self._signature(asset_id, expires), signature)
+
+    def own_asset_id(self, url: str) -> str | None:
+        """The asset id when `url` is one of our valid signed file URLs, else None."""
+        from urllib.parse import parse_qs, urlsplit
+
+        prefix = f"{self.settings.base_url}/files/"
+        if not url.startswith(prefix):
+            return None
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        asset_id = parts.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        try:
+            expires = int(query.get("expires", ["0"])[0])
+        except ValueError:
+            return None
+        signature = query.get("signature", [""])[0]
+        if not self.check_signature(asset_id, expires, signature) or expires < int(utcnow().timestamp()):
+            return None
+        return asset_id
+
+    async def check_input_url(self, url: str, field: str) -> None:
+        """Request-time check of a URL the server (or an adapter) may fetch: ours, or public."""
+        from mediagate.errors import InvalidParameter
+        from mediagate.net.urlguard import UnsafeURL
+
+        if self.own_asset_id(url) is not None:
+            return
+        if url.startswith(f"{self.settings.base_url}/files/"):
+            raise InvalidParameter(f"{field}: this file link is invalid or has expired", field=field)
+        try:
+            await self.guard.check(url)
+        except UnsafeURL as exc:
+            raise InvalidParameter(f"{field} is not allowed: {exc}", field=field) from exc
+
+    async def fetch_input(self, url: str) -> tuple[bytes, str | None]:
+        """Bytes of an input file: our own uploads from disk, anything else through the URL guard."""
+        from mediagate.net.urlguard import UnsafeURL
+
+        asset_id = self.own_asset_id(url)
+        if asset_id is not None:
+            async with self.db.read() as session:
+                row = await session.get(Asset, asset_id)
+            if row is None or row.deleted_at is not None:
+                raise VendorServerError("input file has expired")
+            return await asyncio.to_thread((self.root / row.path).read_bytes), row.content_type
+        try:
+            return await self.guard.fetch(self.http, url, max_bytes=self.settings.upload_max_bytes)
+        except UnsafeURL as exc:
+            from mediagate.providers.base import VendorBadRequest
+
+            raise VendorBadRequest(f"input {url[:100]} refused: {exc}") from exc
+
+    async def upload(self, account_id: str, data: bytes) -> tuple[Asset, str]:
+        """Store a client's image upload (PNG/JPEG/WebP, validated by content); returns (row, URL)."""
+        from mediagate.media.images import validate_image
+
+        info = await asyncio.to_thread(validate_image, data, self.settings.upload_max_pixels)
+        stored, row = await self.save(
+            data, account_id=account_id, task_id=None, kind="upload", media_type=MediaType.IMAGE, format_hint=info
+        )
+        async with self.db.write() as session:
+            session.add(row)
+        return row, self.url(row.id, stored.format, row.expires_at)
 
     # --- storing -------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from mediagate.catalog import load_catalog
 from mediagate.config import Settings
 from mediagate.engine.embedded import EmbeddedRunner
 from mediagate.engine.job import TaskJob
+from mediagate.net.urlguard import URLGuard
 from mediagate.providers.base import ProviderContext
 from mediagate.providers.registry import ProviderRegistry
 from mediagate.services.accounts import AccountService
@@ -37,13 +38,14 @@ class Gateway:
             limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500),
         )
         self.catalog = load_catalog(settings.catalog_dir, disabled_providers=settings.disabled_providers)
-        self.registry = ProviderRegistry(ProviderContext(settings, self.http))
+        self.guard = URLGuard(allow_private=settings.allow_private_urls)
         self.plans = PlanBook(settings.plans, settings.default_plan)
         self.accounts = AccountService(self.db, self.plans)
         self.limits = LimitService(self.plans, settings.redis_url)
         self.idempotency = IdempotencyService(self.db)
-        self.assets = AssetService(settings, self.db, self.http)
-        self.webhooks = WebhookService(settings, self.db, self.http)
+        self.assets = AssetService(settings, self.db, self.http, self.guard)
+        self.registry = ProviderRegistry(ProviderContext(settings, self.http, self.assets.fetch_input))
+        self.webhooks = WebhookService(settings, self.db, self.http, self.guard)
         self.router = Router(self.catalog, self.missing_settings)
         self.tasks = TaskService(settings, self.db, self.catalog, self.router, self.assets, self.webhooks, self.limits)
         self.job = TaskJob(settings, self.tasks, self.assets, self.registry, self.catalog)

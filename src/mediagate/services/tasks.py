@@ -117,6 +117,12 @@ class TaskService:
         candidates = self.router.candidates(inp, test_mode=principal.is_test)
         chosen = candidates[0]
         request = chosen.request
+        for index, url in enumerate(request.image_urls):
+            await self.assets.check_input_url(url, f"image_urls[{index}]")
+        if request.audio_url is not None:
+            await self.assets.check_input_url(request.audio_url, "audio_url")
+        if request.callback_url is not None:
+            await self.assets.check_input_url(request.callback_url, "callback_url")
         now = utcnow()
         task_id = str(uuid.uuid4())
         row = Task(

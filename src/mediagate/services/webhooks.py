@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediagate.config import Settings
+from mediagate.net.urlguard import UnsafeURL, URLGuard
 from mediagate.services.views import TaskView
 from mediagate.store.db import Database
 from mediagate.store.tables import Account, Task, WebhookAttempt, WebhookMessage
@@ -54,7 +55,8 @@ def payload(view: TaskView) -> dict[str, Any]:
 
 
 class WebhookService:
-    def __init__(self, settings: Settings, db: Database, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: Settings, db: Database, http: httpx.AsyncClient, guard: URLGuard) -> None:
+        self.guard = guard
         self.settings = settings
         self.db = db
         self.http = http
@@ -128,20 +130,27 @@ class WebhookService:
         status: int | None = None
         error: str | None = None
         retry_after: float | None = None
+        refused = False
         try:
-            response = await self.http.post(
-                message.url, content=body, headers=headers, follow_redirects=False, timeout=15
-            )
+            response = await self.guard.post(self.http, message.url, content=body, headers=headers, timeout=15)
             status = response.status_code
             if status == 429 and (value := response.headers.get("retry-after", "")).isdigit():
                 retry_after = float(value)
+        except UnsafeURL as exc:
+            error, refused = f"refused: {exc}", True
         except httpx.HTTPError as exc:
             error = f"{exc.__class__.__name__}: {exc}"[:500]
         latency = (time.perf_counter() - started) * 1000
-        await self._record(message, status, error, latency, retry_after)
+        await self._record(message, status, error, latency, retry_after, give_up=refused)
 
     async def _record(
-        self, message: WebhookMessage, status: int | None, error: str | None, latency: float, retry_after: float | None
+        self,
+        message: WebhookMessage,
+        status: int | None,
+        error: str | None,
+        latency: float,
+        retry_after: float | None,
+        give_up: bool = False,
     ) -> None:
         attempt = message.attempts + 1
         now = utcnow()
@@ -149,7 +158,7 @@ class WebhookService:
         values: dict[str, Any] = {"attempts": attempt}
         if status is not None and 200 <= status < 300:
             values.update(state="delivered", delivered_at=now)
-        elif status == 410 or attempt >= len(schedule):
+        elif give_up or status == 410 or attempt >= len(schedule):
             values.update(state="failed")
         else:
             delay = schedule[attempt]

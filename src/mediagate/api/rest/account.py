@@ -62,6 +62,7 @@ class WebhookSettings(BaseModel):
 async def set_webhook(body: WebhookSettings, principal: CreatorDep, gateway: GatewayDep) -> dict[str, Any]:
     if body.webhook_url is not None:
         check_url(body.webhook_url, "webhook_url")
+        await gateway.assets.check_input_url(body.webhook_url, "webhook_url")
     await gateway.accounts.set_webhook_url(principal.account_id, body.webhook_url)
     return ok(await account_json(gateway, principal.account_id, principal.key_id, principal.mode))
 

@@ -1,0 +1,1 @@
+"""Outbound network safety: every URL the server fetches or posts to goes through `urlguard`."""

@@ -1,0 +1,171 @@
+"""The one guard for server-side requests to user-supplied URLs (SSRF protection).
+
+- only http and https;
+- the host is resolved once and EVERY resolved address must be public: no loopback, private,
+  link-local (incl. 169.254.169.254), CGNAT (100.64/10), multicast, reserved, unspecified, and the
+  IPv4-mapped / 6to4 / Teredo forms of those;
+- the connection is made to the checked address (the URL's host is replaced by the IP; `Host` and
+  TLS SNI keep the name), so DNS cannot change between check and use;
+- redirects are not followed by `post`; `fetch` re-checks every hop;
+- responses are capped in size and time.
+
+`MEDIAGATE_ALLOW_PRIVATE_URLS=true` turns the address check off (development and tests only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+MAX_REDIRECTS = 5
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+class UnsafeURL(ValueError):
+    """The URL may not be requested by the server; the message says why."""
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UnsafeURL(f"host {host!r} could not be resolved") from exc
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in ipaddress.ip_network("64:ff9b::/96"):  # NAT64
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def address_problem(address: str) -> str | None:
+    """Why this address is not public, or None when it is."""
+    ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_v4(ip)) is not None:
+        problem = address_problem(str(inner))
+        return f"{problem} (embedded in {ip})" if problem else None
+    for label, test in (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("private", ip.is_private),
+        ("multicast", ip.is_multicast),
+        ("reserved", ip.is_reserved),
+        ("unspecified", ip.is_unspecified),
+        ("carrier-grade NAT", isinstance(ip, ipaddress.IPv4Address) and ip in CGNAT),
+    ):
+        if test:
+            return f"{label} address {ip}"
+    if not ip.is_global:
+        return f"non-public address {ip}"
+    return None
+
+
+@dataclass(frozen=True)
+class CheckedURL:
+    url: str
+    host: str
+    port: int
+    address: str
+
+    def pinned(self) -> tuple[str, dict[str, str], dict[str, str]]:
+        """(URL with the checked IP as host, headers, httpx extensions) to connect to that IP only."""
+        parts = urlsplit(self.url)
+        ip = ipaddress.ip_address(self.address)
+        netloc_host = f"[{ip}]" if ip.version == 6 else str(ip)
+        default = 443 if parts.scheme == "https" else 80
+        netloc = netloc_host if self.port == default else f"{netloc_host}:{self.port}"
+        host_header = self.host if self.port == default else f"{self.host}:{self.port}"
+        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        return pinned, {"Host": host_header}, {"sni_hostname": self.host}
+
+
+class URLGuard:
+    def __init__(self, *, allow_private: bool = False, resolver: Resolver | None = None) -> None:
+        self.allow_private = allow_private
+        self.resolver = resolver or system_resolver
+
+    async def check(self, url: str) -> CheckedURL:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise UnsafeURL(f"only http and https URLs are allowed, not {parts.scheme or 'no scheme'!r}")
+        host = parts.hostname
+        if not host:
+            raise UnsafeURL("the URL has no host")
+        if parts.username or parts.password:
+            raise UnsafeURL("URLs with credentials are not allowed")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise UnsafeURL("the URL has an invalid port") from exc
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            addresses = await self.resolver(host, port)
+        if not addresses:
+            raise UnsafeURL(f"host {host!r} did not resolve to any address")
+        if not self.allow_private:
+            for address in addresses:
+                if (problem := address_problem(address)) is not None:
+                    raise UnsafeURL(f"{host} resolves to a {problem}; only public addresses are allowed")
+        return CheckedURL(url, host, port, addresses[0])
+
+    async def post(
+        self, http: httpx.AsyncClient, url: str, *, content: bytes, headers: dict[str, str], timeout: float
+    ) -> httpx.Response:
+        """POST to the checked address; redirects are never followed."""
+        checked = await self.check(url)
+        target, host_headers, extensions = checked.pinned()
+        return await http.post(
+            target,
+            content=content,
+            headers={**headers, **host_headers},
+            extensions=extensions,
+            timeout=timeout,
+            follow_redirects=False,
+        )
+
+    async def fetch(
+        self, http: httpx.AsyncClient, url: str, *, max_bytes: int, timeout: float = 30.0
+    ) -> tuple[bytes, str | None]:
+        """GET with every redirect hop re-checked; returns (body, content type)."""
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            checked = await self.check(current)
+            target, host_headers, extensions = checked.pinned()
+            async with http.stream(
+                "GET", target, headers=host_headers, extensions=extensions, timeout=timeout, follow_redirects=False
+            ) as response:
+                if response.is_redirect:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise UnsafeURL("redirect without a Location header")
+                    current = urljoin(current, location)
+                    continue
+                if response.status_code >= 400:
+                    raise UnsafeURL(f"fetching {url} failed with HTTP {response.status_code}")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise UnsafeURL(f"{url} is larger than {max_bytes} bytes")
+                    chunks.append(chunk)
+                return b"".join(chunks), response.headers.get("content-type")
+        raise UnsafeURL(f"more than {MAX_REDIRECTS} redirects")
