@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
 
 from mediagate.api.rest.deps import CreatorDep, GatewayDep
 from mediagate.api.rest.schemas import ok, ts
