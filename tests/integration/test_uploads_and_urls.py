@@ -143,4 +143,11 @@ async def test_redirect_to_a_private_address_is_refused_hop_by_hop() -> None:
 
 async def test_allow_private_urls_lets_loopback_through() -> None:
     checked = await URLGuard(allow_private=True).check("http://127.0.0.1:9/x")
-    assert checked.address == "127.0.0.1"
+    assert checked is not None and checked.address == "127.0.0.1"
+
+
+async def test_unresolvable_hosts_pass_request_time_checks_but_not_connections() -> None:
+    guard = URLGuard()
+    assert await guard.check("https://no-such-host.invalid/a.png", unresolvable_ok=True) is None
+    with pytest.raises(UnsafeURL, match="could not be resolved"):
+        await guard.check("https://no-such-host.invalid/a.png")

@@ -34,12 +34,16 @@ class UnsafeURL(ValueError):
     """The URL may not be requested by the server; the message says why."""
 
 
+class UnresolvableHost(UnsafeURL):
+    """The host name does not resolve (here, now)."""
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise UnsafeURL(f"host {host!r} could not be resolved") from exc
+        raise UnresolvableHost(f"host {host!r} could not be resolved") from exc
     return sorted({str(info[4][0]) for info in infos})
 
 
@@ -101,7 +105,21 @@ class URLGuard:
         self.allow_private = allow_private
         self.resolver = resolver or system_resolver
 
-    async def check(self, url: str) -> CheckedURL:
+    async def check(self, url: str, *, unresolvable_ok: bool = False) -> CheckedURL | None:
+        """The URL pinned to a checked address, or UnsafeURL.
+
+        With `unresolvable_ok` (request-time checks of URLs a vendor may fetch), a host that does not
+        resolve here returns None instead of failing: the enforcement point is the connection, which
+        always checks again.
+        """
+        try:
+            return await self._check(url)
+        except UnresolvableHost:
+            if unresolvable_ok:
+                return None
+            raise
+
+    async def _check(self, url: str) -> CheckedURL:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise UnsafeURL(f"only http and https URLs are allowed, not {parts.scheme or 'no scheme'!r}")
@@ -119,7 +137,7 @@ class URLGuard:
         except ValueError:
             addresses = await self.resolver(host, port)
         if not addresses:
-            raise UnsafeURL(f"host {host!r} did not resolve to any address")
+            raise UnresolvableHost(f"host {host!r} did not resolve to any address")
         if not self.allow_private:
             for address in addresses:
                 if (problem := address_problem(address)) is not None:
@@ -130,7 +148,7 @@ class URLGuard:
         self, http: httpx.AsyncClient, url: str, *, content: bytes, headers: dict[str, str], timeout: float
     ) -> httpx.Response:
         """POST to the checked address; redirects are never followed."""
-        checked = await self.check(url)
+        checked = await self._check(url)
         target, host_headers, extensions = checked.pinned()
         return await http.post(
             target,
@@ -147,7 +165,7 @@ class URLGuard:
         """GET with every redirect hop re-checked; returns (body, content type)."""
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            checked = await self.check(current)
+            checked = await self._check(current)
             target, host_headers, extensions = checked.pinned()
             async with http.stream(
                 "GET", target, headers=host_headers, extensions=extensions, timeout=timeout, follow_redirects=False

@@ -78,7 +78,7 @@ class AssetService:
         if url.startswith(f"{self.settings.base_url}/files/"):
             raise InvalidParameter(f"{field}: this file link is invalid or has expired", field=field)
         try:
-            await self.guard.check(url)
+            await self.guard.check(url, unresolvable_ok=True)
         except UnsafeURL as exc:
             raise InvalidParameter(f"{field} is not allowed: {exc}", field=field) from exc
 
