@@ -36,3 +36,13 @@ async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=gateway.settings.base_url) as http:
         yield http
+
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test (dropped afterwards); see `tests.helpers.pg_database`."""
+    from tests.helpers import pg_database
+
+    async with pg_database() as url:
+        yield url

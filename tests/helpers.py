@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -92,3 +94,45 @@ async def ledger_consistent(gateway: Gateway, account_id: str) -> None:
         if e.task_id is not None:
             kinds[(e.task_id, e.kind)] = kinds.get((e.task_id, e.kind), 0) + 1
     assert all(n == 1 for n in kinds.values()), kinds
+
+
+def pg_reachable() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """Create a fresh PostgreSQL database, yield its SQLAlchemy URL, drop it afterwards.
+
+    Under CI (`CI` set) an unreachable PostgreSQL is a failure, not a skip.
+    """
+    import os
+    import uuid
+
+    import asyncpg
+    import pytest
+
+    if not pg_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (required under CI)")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"mg_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

@@ -45,7 +45,6 @@ class Settings(BaseSettings):
     asset_retention_hours: float = 24.0
     asset_sweep_interval_seconds: float = 300.0
     sandbox_delay_seconds: float = 2.0
-    max_prompt_chars: int = 2000
     upload_max_bytes: int = 20 * 1024 * 1024
     upload_max_pixels: int = 50_000_000
     allow_private_urls: bool = False
