@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     webhook_poll_interval_seconds: float = 1.0
     catalog_dir: Path | None = None
     disabled_providers: list[str] = Field(default_factory=list)
+    provider_weights: dict[str, float] = Field(default_factory=dict)
+    routing_pins: dict[str, str] = Field(default_factory=dict)
+    circuit_failure_threshold: int = 5
+    circuit_cooldown_seconds: float = 30.0
     default_plan: str = "free"
     plans: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -31,6 +31,7 @@ from mediagate.providers.base import (
 )
 from mediagate.providers.registry import ProviderRegistry
 from mediagate.services.assets import AssetService
+from mediagate.services.health import ProviderHealth
 from mediagate.services.tasks import TaskService
 from mediagate.services.validation import validate
 from mediagate.store.types import utcnow
@@ -49,7 +50,9 @@ class TaskJob:
         assets: AssetService,
         registry: ProviderRegistry,
         catalog: Catalog,
+        health: ProviderHealth | None = None,
     ) -> None:
+        self.health = health or ProviderHealth()
         self.settings = settings
         self.tasks = tasks
         self.assets = assets
@@ -152,9 +155,16 @@ class TaskJob:
         for index, (request, model_id) in enumerate(chain):
             adapter = self._adapter(request.provider, mode)
             current = ProviderJob(job.task_id, request)
+            live = mode != "test"
             try:
+                if live and index + 1 < len(chain) and not self.health.allow(request.provider):
+                    raise VendorServerError(f"circuit open for provider '{request.provider}'")
                 result = await self._retry(lambda a=adapter, c=current: a.submit(c), deadline)  # type: ignore[misc]
+                if live:
+                    self.health.success(request.provider)
             except (VendorServerError, VendorRateLimited, VendorAuthError) as exc:
+                if live and not exc.message.startswith("circuit open"):
+                    self.health.failure(request.provider, exc.message)
                 last_error = exc
                 await self.tasks.record_attempt(
                     job.task_id,

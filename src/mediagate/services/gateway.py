@@ -18,6 +18,7 @@ from mediagate.providers.base import ProviderContext
 from mediagate.providers.registry import ProviderRegistry
 from mediagate.services.accounts import AccountService
 from mediagate.services.assets import AssetService
+from mediagate.services.health import ProviderHealth
 from mediagate.services.idempotency import IdempotencyService
 from mediagate.services.limits import LimitService
 from mediagate.services.plans import PlanBook
@@ -46,9 +47,16 @@ class Gateway:
         self.assets = AssetService(settings, self.db, self.http, self.guard)
         self.registry = ProviderRegistry(ProviderContext(settings, self.http, self.assets.fetch_input))
         self.webhooks = WebhookService(settings, self.db, self.http, self.guard)
-        self.router = Router(self.catalog, self.missing_settings)
+        self.health = ProviderHealth(settings.circuit_failure_threshold, settings.circuit_cooldown_seconds)
+        self.router = Router(
+            self.catalog,
+            self.missing_settings,
+            self.health,
+            weights=settings.provider_weights,
+            pins=settings.routing_pins,
+        )
         self.tasks = TaskService(settings, self.db, self.catalog, self.router, self.assets, self.webhooks, self.limits)
-        self.job = TaskJob(settings, self.tasks, self.assets, self.registry, self.catalog)
+        self.job = TaskJob(settings, self.tasks, self.assets, self.registry, self.catalog, self.health)
         self.runner = EmbeddedRunner(self.job, self.tasks.active_ids)
         self.tasks.dispatch = self.runner.dispatch
         self.tasks.abort = self.runner.abort
@@ -58,6 +66,23 @@ class Gateway:
         if not self.registry.known(provider):
             return [f"{provider}_adapter (no adapter for '{provider}' in this version)"]
         return self.registry.missing_settings(provider)
+
+    def providers_health(self) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for name, spec in sorted(self.catalog.providers.items()):
+            missing = self.missing_settings(name)
+            out.append(
+                {
+                    "provider": name,
+                    "name": spec.display_name or name,
+                    "enabled": spec.enabled,
+                    "configured": not missing,
+                    "missing_settings": [f"MEDIAGATE_{m.upper()}" for m in missing if "adapter" not in m],
+                    "models": len(self.catalog.models_of(name)),
+                    **self.health.snapshot(name),
+                }
+            )
+        return out
 
     async def start(self, *, workers: bool = True) -> None:
         """Migrate the database; with `workers`, resume unfinished tasks and start background loops."""

@@ -16,6 +16,7 @@ from mediagate.catalog import Catalog, ModelSpec
 from mediagate.domain.media import Priority
 from mediagate.domain.requests import GenerationInput, GenerationRequest
 from mediagate.errors import InvalidParameter, MediagateError, ProviderUnavailable
+from mediagate.services.health import ProviderHealth
 from mediagate.services.validation import price, validate
 
 
@@ -31,14 +32,30 @@ def setting_env(name: str) -> str:
 
 
 class Router:
-    def __init__(self, catalog: Catalog, missing_settings: Callable[[str], list[str]]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        missing_settings: Callable[[str], list[str]],
+        health: ProviderHealth | None = None,
+        *,
+        weights: dict[str, float] | None = None,
+        pins: dict[str, str] | None = None,
+    ) -> None:
         self.catalog = catalog
         self.missing_settings = missing_settings
+        self.health = health or ProviderHealth()
+        self.weights = weights or {}
+        self.pins = pins or {}
 
     def unavailable_reason(self, provider: str) -> str | None:
         missing = self.missing_settings(provider)
         if missing:
             return f"Provider '{provider}' is not configured: set {', '.join(setting_env(m) for m in missing)}"
+        if not self.health.available(provider):
+            return (
+                f"Provider '{provider}' is failing (circuit open); retry in {self.health.retry_after(provider)} s "
+                "or let mediagate choose a provider"
+            )
         return None
 
     def candidates(self, inp: GenerationInput, *, test_mode: bool) -> list[Candidate]:
@@ -69,7 +86,12 @@ class Router:
         if inp.type is None and provider is None:
             missing = ["model"] + ([] if (inp.prompt or "").strip() else ["prompt"])
             raise InvalidParameter(f"Missing required parameters: {', '.join(missing)}", field="model")
-        pool = [m for m in self.catalog.enabled_models(inp.type) if provider is None or m.provider == provider]
+        pinned = self.pins.get(inp.type.value) if inp.type is not None and provider is None else None
+        pool = [
+            m
+            for m in self.catalog.enabled_models(inp.type)
+            if (provider is None or m.provider == provider) and (pinned is None or m.provider == pinned)
+        ]
         fitting: list[Candidate] = []
         first_error: MediagateError | None = None
         unavailable: list[str] = []
@@ -102,7 +124,7 @@ class Router:
     def rank(self, candidates: list[Candidate], priority: Priority) -> list[Candidate]:
         def weight(c: Candidate) -> float:
             spec = self.catalog.providers.get(c.model.provider)
-            return spec.weight if spec else 1.0
+            return self.weights.get(c.model.provider, spec.weight if spec else 1.0)
 
         if priority is Priority.QUALITY:
             return sorted(candidates, key=lambda c: (-c.model.quality * weight(c), c.model.id))
