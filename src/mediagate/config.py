@@ -33,7 +33,10 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = None
     secret_key: SecretStr | None = None
     log_level: str = "info"
-    engine: Literal["embedded", "procrastinate"] = "embedded"
+    engine: Literal["auto", "embedded", "procrastinate"] = "auto"
+    worker_concurrency: int = 1000
+    worker_heartbeat_seconds: float = 10.0
+    worker_stalled_seconds: float = 30.0
     redis_url: str | None = None
 
     # --- tasks and assets --------------------------------------------------------------------

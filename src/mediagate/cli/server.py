@@ -38,3 +38,41 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     click.echo(f"  get an account and API keys:  {_key_hint()}")
     click.echo(f"  API docs: {settings.base_url}/docs")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+
+
+@click.command()
+@click.option("--queues", default=None, help="Comma-separated queues to run: remote, local (default: all).")
+@click.option("--concurrency", default=None, type=int, help="Jobs run at once (default MEDIAGATE_WORKER_CONCURRENCY).")
+def worker(queues: str | None, concurrency: int | None) -> None:
+    """Run tasks from the PostgreSQL job queue (scale-out mode; needs MEDIAGATE_DATABASE_URL=postgresql…)."""
+    import asyncio
+    import signal
+
+    from mediagate.services.gateway import Gateway
+
+    overrides: dict[str, object] = {"engine": "procrastinate"}
+    if concurrency is not None:
+        overrides["worker_concurrency"] = concurrency
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if settings.is_sqlite:
+        raise click.ClickException(
+            "mediagate worker needs PostgreSQL: set MEDIAGATE_DATABASE_URL=postgresql+asyncpg://…"
+        )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    names = [q.strip() for q in queues.split(",")] if queues else None
+
+    async def run() -> None:
+        gateway = Gateway(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await gateway.start(workers=True, queues=names)
+        click.echo(
+            f"mediagate worker running (queues: {', '.join(names or ['all'])}, concurrency {settings.worker_concurrency})"
+        )
+        await stop.wait()
+        await gateway.stop()
+
+    asyncio.run(run())

@@ -17,3 +17,7 @@ class Runner(Protocol):
 
     async def abort(self, task_id: str) -> None:
         """Stop a task's job wherever it runs (after the task was cancelled)."""
+
+    def in_flight(self) -> int:
+        """Jobs running in this process."""
+        ...

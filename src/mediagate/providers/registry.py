@@ -72,6 +72,9 @@ class ProviderRegistry:
     def missing_settings(self, name: str) -> list[str]:
         """The settings this provider still needs (empty when it is configured)."""
         settings = self.context.settings
+        custom = getattr(self._class(name), "missing_settings", None)
+        if callable(custom):  # adapters with alternative credentials (e.g. Gemini key or Vertex) decide
+            return list(custom(settings))
         return [s for s in self.required_settings(name) if settings.secret(s) is None]
 
     def register(self, name: str, adapter: ProviderAdapter) -> None:

@@ -11,6 +11,7 @@ import httpx
 
 from mediagate.catalog import load_catalog
 from mediagate.config import Settings
+from mediagate.engine.base import Runner
 from mediagate.engine.embedded import EmbeddedRunner
 from mediagate.engine.job import TaskJob
 from mediagate.net.urlguard import URLGuard
@@ -57,7 +58,24 @@ class Gateway:
         )
         self.tasks = TaskService(settings, self.db, self.catalog, self.router, self.assets, self.webhooks, self.limits)
         self.job = TaskJob(settings, self.tasks, self.assets, self.registry, self.catalog, self.health)
-        self.runner = EmbeddedRunner(self.job, self.tasks.active_ids)
+        self.distributed = settings.engine == "procrastinate" or (settings.engine == "auto" and not self.db.is_sqlite)
+        self.runner: Runner
+        if self.distributed:
+            if self.db.is_sqlite:
+                raise ValueError("MEDIAGATE_ENGINE=procrastinate needs PostgreSQL (MEDIAGATE_DATABASE_URL)")
+            from mediagate.engine.distributed import ProcrastinateRunner
+
+            runner = ProcrastinateRunner(
+                self.job,
+                settings.resolved_database_url,
+                concurrency=settings.worker_concurrency,
+                heartbeat_seconds=settings.worker_heartbeat_seconds,
+                stalled_seconds=settings.worker_stalled_seconds,
+            )
+            self.tasks.enqueue_in_transaction = runner.enqueue_in_transaction
+            self.runner = runner
+        else:
+            self.runner = EmbeddedRunner(self.job, self.tasks.active_ids)
         self.tasks.dispatch = self.runner.dispatch
         self.tasks.abort = self.runner.abort
         self._loops: list[asyncio.Task[None]] = []
@@ -66,6 +84,9 @@ class Gateway:
         if not self.registry.known(provider):
             return [f"{provider}_adapter (no adapter for '{provider}' in this version)"]
         return self.registry.missing_settings(provider)
+
+    def runner_started(self) -> bool:
+        return bool(getattr(self.runner, "started", False))
 
     def providers_health(self) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
@@ -84,12 +105,22 @@ class Gateway:
             )
         return out
 
-    async def start(self, *, workers: bool = True) -> None:
+    async def start(self, *, workers: bool = True, queues: list[str] | None = None) -> None:
         """Migrate the database; with `workers`, resume unfinished tasks and start background loops."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.db.migrate()
-        if workers:
+        if self.distributed:
+            from mediagate.engine.distributed import ProcrastinateRunner
+
+            assert isinstance(self.runner, ProcrastinateRunner)
+            await self.runner.apply_schema()
+            self.runner.run_workers = workers
+            if queues:
+                self.runner.queues = list(queues)
             await self.runner.start()
+        if workers:
+            if not self.distributed:
+                await self.runner.start()
             self._loops = [
                 asyncio.create_task(
                     self._every(self.settings.webhook_poll_interval_seconds, self.webhooks.deliver_due)
@@ -113,6 +144,7 @@ class Gateway:
         for loop in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
-        await self.runner.stop()
+        if self.distributed or self.runner_started():
+            await self.runner.stop()
         await self.http.aclose()
         await self.db.close()

@@ -42,7 +42,7 @@ class LimitService:
     def __init__(self, plans: PlanBook, redis_url: str | None = None) -> None:
         self.plans = plans
         self.storage: Storage = (
-            storage_from_string(f"async+{redis_url}")  # type: ignore[assignment]
+            storage_from_string(f"async+{redis_url}", implementation="redispy")  # type: ignore[assignment]
             if redis_url
             else MemoryStorage()
         )

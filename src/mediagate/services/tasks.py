@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediagate.catalog import Catalog
 from mediagate.config import Settings
@@ -54,6 +55,8 @@ class TaskService:
         self.dispatch: Callable[[str], Awaitable[None]] | None = None
         #: set by the gateway: stops a running task's job wherever it runs
         self.abort: Callable[[str], Awaitable[None]] | None = None
+        #: set by the gateway in distributed mode: defers the task's job inside the creating transaction
+        self.enqueue_in_transaction: Callable[[AsyncSession, str, str], Awaitable[None]] | None = None
 
     # --- views -----------------------------------------------------------------------------------
 
@@ -154,6 +157,9 @@ class TaskService:
             await self.limits.admit_task(session, principal)
             await billing.reserve(session, principal.account_id, task_id, chosen.credits, chosen.model.id)
             session.add(row)
+            if self.enqueue_in_transaction is not None:
+                await session.flush()
+                await self.enqueue_in_transaction(session, task_id, "sandbox" if principal.is_test else row.provider)
             if claim is not None and render is not None:
                 await claim.store(session, *render(self.view(row)))
         if self.dispatch is not None:

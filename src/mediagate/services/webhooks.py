@@ -111,9 +111,26 @@ class WebhookService:
                     .limit(limit)
                 )
             ).all()
+        attempted = 0
         for message in due:
-            await self.attempt(message)
-        return len(due)
+            if await self._claim(message.id, now):
+                await self.attempt(message)
+                attempted += 1
+        return attempted
+
+    async def _claim(self, message_id: str, now: Any) -> bool:
+        """Lease a due message for 60 s so that only one process delivers it (scale-out mode)."""
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(WebhookMessage)
+                .where(
+                    WebhookMessage.id == message_id,
+                    WebhookMessage.state == "pending",
+                    WebhookMessage.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=now + timedelta(seconds=60))
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     async def attempt(self, message: WebhookMessage) -> None:
         secrets = await self.secrets_for(message.account_id)
