@@ -1,0 +1,417 @@
+"""Google Veo video generation: the Gemini API (default) or Vertex AI (when `vertex_project` is set).
+
+Gemini API (``x-goog-api-key``)::
+
+    POST {gemini_base}/models/{model}:predictLongRunning   {instances: [...], parameters: {...}}
+                                                          → {"name": "models/{model}/operations/{id}"}
+    GET  {gemini_base}/{name}                             → {name, done, error, response}
+
+    response.generateVideoResponse.generatedSamples[].video.uri  (a files/{id}:download URL, fetched
+    with the API key header)
+
+Vertex AI (OAuth bearer from `vertex_access_token`)::
+
+    POST {vertex}/v1/projects/{p}/locations/{loc}/publishers/google/models/{model}:predictLongRunning
+    POST {vertex}/v1/projects/{p}/locations/{loc}/publishers/google/models/{model}:fetchPredictOperation
+         {"operationName": name}
+    response.videos[] → {bytesBase64Encoded, mimeType} (or {gcsUri} when a storageUri was given)
+
+There is no queued/running distinction: until ``done`` is true the operation is processing. A safety
+block is ``done`` with zero samples and ``raiMediaFilteredCount``/``raiMediaFilteredReasons``. Neither
+API offers a cancel for these operations (unverified for Vertex's generic ``operations.cancel``), so
+`cancel` returns False and the engine simply stops polling.
+
+On the Gemini API Veo 3.x always produces an audio track, and `seed`/`generateAudio` are refused (the
+`google-genai` SDK raises for them there); on Vertex both are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import re
+import socket
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from mediagate.config import Settings
+from mediagate.domain.media import MediaType
+from mediagate.domain.outputs import OutputRef
+from mediagate.media.probe import sniff
+from mediagate.providers.base import (
+    Finished,
+    JobStatus,
+    PollResult,
+    ProviderContext,
+    ProviderJob,
+    Submitted,
+    VendorAuthError,
+    VendorBadRequest,
+    VendorContentPolicy,
+    VendorError,
+    VendorRateLimited,
+    VendorServerError,
+)
+
+#: phrases in Google error messages that mean a Responsible-AI / safety refusal (matched lower-case;
+#: the wording varies by model and is not a documented contract)
+POLICY_PHRASES = (
+    "responsible ai",
+    "usage guidelines",
+    "sensitive words",
+    "safety filter",
+    "safety setting",
+    "prohibited content",
+    "violates our policies",
+)
+#: input images larger than this are refused before they are sent (Veo documents 20 MB)
+MAX_INPUT_IMAGE_BYTES = 20 * 1024 * 1024
+IMAGE_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+# --- Google API errors (shared with the Imagen and Cloud TTS adapters) ------------------------------
+
+
+def _retry_delay(details: list[Any]) -> float | None:
+    """`google.rpc.RetryInfo.retryDelay` ("13s", "0.5s") from an error's details."""
+    for item in details:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = re.fullmatch(r"([0-9.]+)s", str(item.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def looks_like_policy(message: str) -> bool:
+    text = message.lower()
+    return any(phrase in text for phrase in POLICY_PHRASES)
+
+
+def google_error(response: httpx.Response, vendor: str) -> VendorError:
+    """Map Google's error envelope ``{"error": {code, message, status, details}}`` to our exceptions.
+
+    A wrong API key is HTTP 400 INVALID_ARGUMENT with reason API_KEY_INVALID at Google, not a 401, so
+    the reason decides before the HTTP status does.
+    """
+    try:
+        error = response.json().get("error") or {}
+        if not isinstance(error, dict):
+            error = {"message": str(error)}
+    except (ValueError, AttributeError):
+        error = {}
+    status = response.status_code
+    rpc_status = str(error.get("status") or "")
+    raw_details = error.get("details")
+    details: list[Any] = raw_details if isinstance(raw_details, list) else []
+    reasons = {str(d.get("reason")) for d in details if isinstance(d, dict) and d.get("reason")}
+    raw = str(error.get("message") or response.text[:200] or f"HTTP {status}")
+    message = f"{vendor}: {raw} ({rpc_status or status})"
+    code = rpc_status or None
+    if (
+        status in (401, 403)
+        or rpc_status in ("UNAUTHENTICATED", "PERMISSION_DENIED")
+        or reasons & {"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "SERVICE_DISABLED", "ACCESS_TOKEN_EXPIRED"}
+        or "api key not valid" in raw.lower()
+    ):
+        return VendorAuthError(message, status=status, vendor_code=code)
+    if status == 429 or rpc_status == "RESOURCE_EXHAUSTED":
+        header = response.headers.get("retry-after")
+        retry_after = float(header) if header and header.replace(".", "", 1).isdigit() else _retry_delay(details)
+        return VendorRateLimited(message, status=status, vendor_code=code, retry_after=retry_after)
+    if looks_like_policy(raw):
+        return VendorContentPolicy(message, status=status, vendor_code=code)
+    if status >= 500:
+        return VendorServerError(message, status=status, vendor_code=code)
+    return VendorBadRequest(message, status=status, vendor_code=code)
+
+
+async def google_request(http: httpx.AsyncClient, vendor: str, method: str, url: str, **kw: Any) -> httpx.Response:
+    """One call to a Google API, with transport failures and error bodies mapped to `Vendor*`."""
+    try:
+        response = await http.request(method, url, **kw)
+    except httpx.TimeoutException as exc:
+        raise VendorServerError(f"{vendor}: timeout on {method} {urlsplit(url).path}") from exc
+    except httpx.TransportError as exc:
+        raise VendorServerError(f"{vendor}: connection failed ({exc.__class__.__name__})") from exc
+    if response.status_code >= 400:
+        raise google_error(response, vendor)
+    return response
+
+
+def json_object(response: httpx.Response, vendor: str) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise VendorServerError(f"{vendor}: answer is not JSON: {response.text[:200]}") from exc
+    if not isinstance(data, dict):
+        raise VendorServerError(f"{vendor}: unexpected answer {response.text[:200]}")
+    return data
+
+
+# --- input images ---------------------------------------------------------------------------------
+
+
+async def _check_public(url: str, settings: Settings) -> None:
+    """Refuse URLs that resolve to loopback/private/link-local addresses (SSRF), unless
+    `allow_private_urls` is set."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise VendorBadRequest(f"image URL must be http(s): {url[:100]!r}")
+    if settings.allow_private_urls:
+        return
+    host = parts.hostname
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise VendorBadRequest(f"image URL host {host!r} does not resolve") from exc
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses or any(not a.is_global for a in addresses):
+        raise VendorBadRequest(
+            f"image URL {url[:100]!r} points at a private address (set MEDIAGATE_ALLOW_PRIVATE_URLS to allow it)"
+        )
+
+
+async def fetch_image(http: httpx.AsyncClient, settings: Settings, url: str) -> dict[str, str]:
+    """Download an input image and return Google's ``{bytesBase64Encoded, mimeType}`` form.
+
+    Redirects are followed by hand (at most 3) so that every hop passes the private-address check.
+    """
+    current = url
+    for _ in range(4):
+        await _check_public(current, settings)
+        try:
+            async with http.stream("GET", current, follow_redirects=False) as response:
+                if response.is_redirect and response.headers.get("location"):
+                    current = urljoin(current, response.headers["location"])
+                    continue
+                if response.status_code >= 400:
+                    raise VendorBadRequest(f"could not fetch image {url[:100]!r}: HTTP {response.status_code}")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_INPUT_IMAGE_BYTES:
+                        raise VendorBadRequest(f"image {url[:100]!r} is larger than 20 MB")
+                    chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise VendorServerError(f"could not fetch image {url[:100]!r} ({exc.__class__.__name__})") from exc
+        data = b"".join(chunks)
+        fmt = sniff(data)
+        if fmt not in IMAGE_MIME:
+            raise VendorBadRequest(f"image {url[:100]!r} is not a PNG, JPEG or WebP file")
+        return {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": IMAGE_MIME[fmt]}
+    raise VendorBadRequest(f"image {url[:100]!r} redirects too many times")
+
+
+# --- the adapter ----------------------------------------------------------------------------------
+
+
+def _is_veo3(model: str) -> bool:
+    return model.startswith("veo-3")
+
+
+class VeoAdapter:
+    name = "veo"
+    #: the Gemini API key; Vertex mode needs `vertex_project` + `vertex_access_token` instead, which
+    #: `missing_settings` below knows (the registry only reads this tuple today)
+    required_settings: tuple[str, ...] = ("gemini_api_key",)
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.settings = context.settings
+        self.http = context.http
+
+    @classmethod
+    def missing_settings(cls, settings: Settings) -> list[str]:
+        """What is missing for the mode the settings select (Vertex when `vertex_project` is set)."""
+        if settings.vertex_project:
+            return [] if settings.secret("vertex_access_token") else ["vertex_access_token"]
+        return [] if settings.secret("gemini_api_key") else ["gemini_api_key"]
+
+    # --- endpoints and auth -------------------------------------------------------------------
+
+    @property
+    def vertex(self) -> bool:
+        return bool(self.settings.vertex_project)
+
+    @property
+    def _gemini_base(self) -> str:
+        return self.settings.gemini_base_url.rstrip("/")
+
+    def _vertex_base(self, location: str) -> str:
+        return (self.settings.vertex_base_url or f"https://{location}-aiplatform.googleapis.com").rstrip("/")
+
+    def _gemini_headers(self) -> dict[str, str]:
+        key = self.settings.secret("gemini_api_key")
+        if not key:
+            raise VendorAuthError("Veo: MEDIAGATE_GEMINI_API_KEY is not set")
+        return {"x-goog-api-key": key}
+
+    def _vertex_headers(self) -> dict[str, str]:
+        token = self.settings.secret("vertex_access_token")
+        if not token:
+            raise VendorAuthError("Veo: MEDIAGATE_VERTEX_ACCESS_TOKEN is not set (Vertex AI mode)")
+        return {"Authorization": f"Bearer {token}"}
+
+    def _same_origin(self, url: str, base: str) -> bool:
+        a, b = urlsplit(url), urlsplit(base)
+        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+    # --- request body -------------------------------------------------------------------------
+
+    def check(self, job: ProviderJob) -> None:
+        """Combinations the catalog cannot express; refused before anything is sent."""
+        request = job.request
+        model = request.vendor_model
+        if request.resolution in ("1080p", "4k") and _is_veo3(model) and request.duration not in (None, 8):
+            raise VendorBadRequest(f"Veo: {request.resolution} output needs duration 8 (got {request.duration:g})")
+        references = request.option("reference_image_urls") or []
+        if references:
+            if len(references) > 3 or not all(
+                isinstance(u, str) and u.startswith(("http://", "https://")) for u in references
+            ):
+                raise VendorBadRequest("Veo: options.reference_image_urls must be at most 3 http(s) image URLs")
+            if request.duration not in (None, 8):
+                raise VendorBadRequest("Veo: reference images need duration 8")
+        if request.seed is not None and not self.vertex:
+            raise VendorBadRequest(
+                "Veo: seed is only supported on Vertex AI (set MEDIAGATE_VERTEX_PROJECT); the Gemini API refuses it"
+            )
+
+    async def body(self, job: ProviderJob) -> dict[str, Any]:
+        request = job.request
+        model = request.vendor_model
+        instance: dict[str, Any] = {"prompt": request.prompt}
+        if request.image_urls:
+            instance["image"] = await fetch_image(self.http, self.settings, request.image_urls[0])
+        if len(request.image_urls) > 1:
+            instance["lastFrame"] = await fetch_image(self.http, self.settings, request.image_urls[1])
+        references = request.option("reference_image_urls") or []
+        if references:
+            instance["referenceImages"] = [
+                {"image": await fetch_image(self.http, self.settings, str(url)), "referenceType": "asset"}
+                for url in references
+            ]
+        parameters: dict[str, Any] = {"sampleCount": 1}
+        if request.aspect_ratio:
+            parameters["aspectRatio"] = request.aspect_ratio
+        if request.duration:
+            parameters["durationSeconds"] = int(request.duration)
+        if request.resolution and _is_veo3(model):  # Veo 2 is 720p only and takes no resolution field
+            parameters["resolution"] = request.resolution
+        if request.negative_prompt:
+            parameters["negativePrompt"] = request.negative_prompt
+        if request.option("person_generation"):
+            parameters["personGeneration"] = request.option("person_generation")
+        if request.option("enhance_prompt") is not None:
+            parameters["enhancePrompt"] = bool(request.option("enhance_prompt"))
+        if self.vertex:
+            if request.seed is not None:
+                parameters["seed"] = request.seed
+            if _is_veo3(model):
+                parameters["generateAudio"] = request.generate_audio
+        return {"instances": [instance], "parameters": parameters}
+
+    # --- protocol -----------------------------------------------------------------------------
+
+    async def submit(self, job: ProviderJob) -> Submitted | Finished:
+        self.check(job)
+        model = job.request.vendor_model
+        body = await self.body(job)
+        if self.vertex:
+            project, location = str(self.settings.vertex_project), self.settings.vertex_location
+            url = (
+                f"{self._vertex_base(location)}/v1/projects/{project}/locations/{location}"
+                f"/publishers/google/models/{model}:predictLongRunning"
+            )
+            response = await google_request(self.http, "Veo", "POST", url, json=body, headers=self._vertex_headers())
+            state: dict[str, Any] = {"api": "vertex", "project": project, "location": location, "model": model}
+        else:
+            url = f"{self._gemini_base}/models/{model}:predictLongRunning"
+            response = await google_request(self.http, "Veo", "POST", url, json=body, headers=self._gemini_headers())
+            state = {"api": "gemini", "model": model}
+        name = json_object(response, "Veo").get("name")
+        if not name:
+            raise VendorServerError(f"Veo: no operation name in {response.text[:200]}")
+        state["duration"] = job.request.duration
+        return Submitted(str(name), state)
+
+    async def _operation(self, job: ProviderJob) -> dict[str, Any]:
+        name = str(job.vendor_job_id)
+        if job.state.get("api") == "vertex":
+            # the operation name carries the model path: projects/…/models/{model}/operations/{id}
+            model_path = name.split("/operations/")[0]
+            location = str(job.state.get("location") or self.settings.vertex_location)
+            url = f"{self._vertex_base(location)}/v1/{model_path}:fetchPredictOperation"
+            response = await google_request(
+                self.http, "Veo", "POST", url, json={"operationName": name}, headers=self._vertex_headers()
+            )
+        else:
+            response = await google_request(
+                self.http, "Veo", "GET", f"{self._gemini_base}/{name}", headers=self._gemini_headers()
+            )
+        return json_object(response, "Veo")
+
+    def _outputs(self, job: ProviderJob, result: dict[str, Any]) -> list[OutputRef]:
+        duration = float(job.state["duration"]) if job.state.get("duration") else None
+        refs: list[OutputRef] = []
+        if job.state.get("api") == "vertex":
+            for video in result.get("videos") or []:
+                if video.get("bytesBase64Encoded"):
+                    data = base64.b64decode(video["bytesBase64Encoded"])
+                    refs.append(OutputRef(MediaType.VIDEO, data=data, format="mp4", duration=duration))
+                elif str(video.get("gcsUri", "")).startswith("gs://"):
+                    # only when a storageUri was requested (we never send one); unverified path
+                    bucket_path = str(video["gcsUri"])[5:]
+                    refs.append(
+                        OutputRef(
+                            MediaType.VIDEO,
+                            url=f"https://storage.googleapis.com/{bucket_path}",
+                            headers=self._vertex_headers(),
+                            format="mp4",
+                            duration=duration,
+                        )
+                    )
+            return refs
+        for sample in (result.get("generateVideoResponse") or {}).get("generatedSamples") or []:
+            video = sample.get("video") or {}
+            if video.get("uri"):
+                uri = str(video["uri"])
+                # the key goes only to Google's own host, never to a URL from elsewhere
+                headers = self._gemini_headers() if self._same_origin(uri, self._gemini_base) else {}
+                refs.append(OutputRef(MediaType.VIDEO, url=uri, headers=headers, format="mp4", duration=duration))
+            elif video.get("encodedVideo"):  # inline bytes (seen in the SDK's mapping; unverified on REST)
+                data = base64.b64decode(video["encodedVideo"])
+                refs.append(OutputRef(MediaType.VIDEO, data=data, format="mp4", duration=duration))
+        return refs
+
+    async def poll(self, job: ProviderJob) -> PollResult:
+        operation = await self._operation(job)
+        if not operation.get("done"):
+            return PollResult(JobStatus.PROCESSING)
+        error = operation.get("error")
+        if error:
+            message = str(error.get("message") or "the operation failed")
+            return PollResult(
+                JobStatus.FAILED,
+                error=f"Veo: {message} (code {error.get('code', '?')})",
+                content_policy=looks_like_policy(message),
+            )
+        result = operation.get("response") or {}
+        refs = self._outputs(job, result)
+        if refs:
+            return PollResult(JobStatus.SUCCEEDED, progress=100, outputs=refs)
+        filtered = result.get("generateVideoResponse", result)
+        reasons = [str(r) for r in filtered.get("raiMediaFilteredReasons") or []]
+        if reasons or int(filtered.get("raiMediaFilteredCount") or 0) > 0:
+            text = "; ".join(reasons) or "the video was blocked by Google's safety filters"
+            return PollResult(JobStatus.FAILED, error=f"Veo: {text}", content_policy=True)
+        return PollResult(JobStatus.FAILED, error="Veo: the operation finished without any video")
+
+    async def cancel(self, job: ProviderJob) -> bool:
+        return False  # no cancel for Veo operations; the engine stops polling
