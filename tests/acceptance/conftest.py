@@ -19,7 +19,8 @@ from mediagate.testing.server import free_port
 class ServerProcess:
     """One `python -m mediagate serve` process with its own data dir and settings (env vars)."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
+        self.args = args or ["serve"]
         self.data_dir = data_dir
         self.port = free_port()
         self.env = {
@@ -46,12 +47,17 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mediagate", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "mediagate", *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log.read_text()}")
+            if self.args[0] == "worker":
+                if "mediagate worker running" in self.log.read_text():
+                    return self
+                time.sleep(0.1)
+                continue
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
@@ -95,8 +101,10 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """`start_server(env={...})` → a started server; every one is stopped at teardown."""
     started: list[ServerProcess] = []
 
-    def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> ServerProcess:
-        server = ServerProcess(data_dir or tmp_path / "data", env).start()
+    def start(
+        env: dict[str, str] | None = None, data_dir: Path | None = None, args: list[str] | None = None
+    ) -> ServerProcess:
+        server = ServerProcess(data_dir or tmp_path / "data", env, args).start()
         started.append(server)
         return server
 

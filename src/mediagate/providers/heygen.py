@@ -1,0 +1,238 @@
+"""HeyGen avatar videos through the v2 "studio" API.
+
+    POST {base}/v2/video/generate            {"video_inputs": [{character, voice, background?}], "dimension", …}
+                                             → {"error": null, "data": {"video_id"}}
+    GET  {base}/v1/video_status.get?video_id=…
+                                             → {"code": 100, "message": "Success",
+                                                "data": {id, status, video_url?, duration?, error?, …}}
+
+Auth is the ``X-Api-Key`` header. Statuses: pending and waiting → pending, processing → processing,
+completed (``data.video_url``, a signed URL that expires; re-query for a fresh one) → succeeded,
+failed (``data.error``: ``{code, message, detail}`` or a string) → failed. There is no cancel endpoint
+(``DELETE /v1/video.delete`` removes a video; whether it stops a render is unverified), so `cancel`
+returns False and the engine simply stops polling.
+
+HeyGen avatars and voices are chosen by id (``GET /v2/avatars``, ``GET /v2/voices`` list them), so a
+request carries no image: ``options.avatarId`` names the avatar, ``voice`` the voice, and the prompt is
+the text to speak (or ``audio_url`` is lip-synced instead). Errors are non-2xx with
+``{"error": {"code", "message"}}``; the status endpoint may also answer HTTP 200 with ``code`` ≠ 100
+(both shapes partly unverified).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from mediagate.domain.media import MediaType
+from mediagate.domain.outputs import OutputRef
+from mediagate.providers.base import (
+    Finished,
+    JobStatus,
+    PollResult,
+    ProviderContext,
+    ProviderJob,
+    Submitted,
+    VendorAuthError,
+    VendorBadRequest,
+    VendorContentPolicy,
+    VendorError,
+    VendorRateLimited,
+    VendorServerError,
+)
+
+STATUS = {
+    "pending": JobStatus.PENDING,
+    "waiting": JobStatus.PENDING,
+    "processing": JobStatus.PROCESSING,
+    "completed": JobStatus.SUCCEEDED,
+    "failed": JobStatus.FAILED,
+}
+#: (resolution, aspect ratio) → output dimension
+DIMENSIONS = {
+    ("720p", "16:9"): (1280, 720),
+    ("720p", "9:16"): (720, 1280),
+    ("720p", "1:1"): (720, 720),
+    ("1080p", "16:9"): (1920, 1080),
+    ("1080p", "9:16"): (1080, 1920),
+    ("1080p", "1:1"): (1080, 1080),
+}
+COLOR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm")
+#: option name → key inside HeyGen's `voice` object (text voices only)
+VOICE_TUNING = {"voiceSpeed": "speed", "voicePitch": "pitch", "voiceEmotion": "emotion"}
+
+
+def background(value: str) -> dict[str, Any]:
+    """`options.background` → HeyGen's scene background: a colour, an image or video URL, or an asset id."""
+    value = value.strip()
+    if COLOR.match(value):
+        return {"type": "color", "value": value}
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        if parts.path.lower().endswith(VIDEO_SUFFIXES):
+            return {"type": "video", "url": value, "play_style": "loop"}
+        return {"type": "image", "url": value}
+    # anything else is an image uploaded to the operator's HeyGen account (`POST /v1/asset`)
+    return {"type": "image", "image_asset_id": value}
+
+
+def _is_moderation(code: str, message: str) -> bool:
+    text = f"{code} {message}".lower()
+    return "moderation" in text or "content policy" in text or "violat" in text
+
+
+def _error_from(status: int, code: str, message: str, headers: httpx.Headers | None = None) -> VendorError:
+    text = f"HeyGen: {message or 'error'} ({code or 'HTTP ' + str(status)})"
+    lowered = code.lower()
+    if status in (401, 403) or "auth" in lowered or "api_key" in lowered or "unauthorized" in lowered:
+        return VendorAuthError(text, status=status, vendor_code=code)
+    if status == 429 or "rate_limit" in lowered or "concurren" in lowered:
+        retry = headers.get("retry-after") if headers is not None else None
+        return VendorRateLimited(
+            text,
+            status=status,
+            vendor_code=code,
+            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
+        )
+    if _is_moderation(code, message):
+        return VendorContentPolicy(text, status=status, vendor_code=code)
+    if status >= 500:
+        return VendorServerError(text, status=status, vendor_code=code)
+    return VendorBadRequest(text, status=status, vendor_code=code)
+
+
+def _error(response: httpx.Response) -> VendorError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        code, message = str(error.get("code") or ""), str(error.get("message") or "")
+    else:
+        code, message = str(body.get("code") or ""), str(error or body.get("message") or response.text[:200])
+    return _error_from(response.status_code, code, message, response.headers)
+
+
+class HeyGenAdapter:
+    name = "heygen"
+    required_settings: tuple[str, ...] = ("heygen_api_key",)
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.settings = context.settings
+        self.http = context.http
+
+    @property
+    def _base(self) -> str:
+        return self.settings.heygen_base_url.rstrip("/")
+
+    def _headers(self) -> dict[str, str]:
+        return {"X-Api-Key": self.settings.secret("heygen_api_key") or ""}
+
+    def body(self, job: ProviderJob) -> dict[str, Any]:
+        request = job.request
+        character: dict[str, Any] = {"type": "avatar", "avatar_id": str(request.option("avatarId"))}
+        if request.option("avatarStyle"):
+            character["avatar_style"] = request.option("avatarStyle")
+        voice: dict[str, Any]
+        if request.audio_url:
+            voice = {"type": "audio", "audio_url": request.audio_url}
+        else:
+            if not request.voice:
+                raise VendorBadRequest("HeyGen: a voice id is required to speak the text (voice)", vendor_code="voice")
+            voice = {"type": "text", "voice_id": request.voice, "input_text": request.prompt}
+            for option, key in VOICE_TUNING.items():
+                if request.option(option) is not None:
+                    voice[key] = request.option(option)
+        scene: dict[str, Any] = {"character": character, "voice": voice}
+        if request.option("background"):
+            scene["background"] = background(str(request.option("background")))
+        width, height = DIMENSIONS.get(
+            ((request.resolution or "720p"), (request.aspect_ratio or "16:9")), DIMENSIONS[("720p", "16:9")]
+        )
+        body: dict[str, Any] = {
+            "video_inputs": [scene],
+            "dimension": {"width": width, "height": height},
+            # our task id, echoed in HeyGen's dashboard and webhooks; the gateway polls, so no callback_url
+            "callback_id": job.task_id,
+        }
+        title = request.option("title") or (request.prompt[:100] if request.audio_url and request.prompt else None)
+        if title:
+            body["title"] = title
+        for option in ("caption", "test"):
+            if request.option(option) is not None:
+                body[option] = bool(request.option(option))
+        return body
+
+    async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            response = await self.http.request(method, f"{self._base}{path}", headers=self._headers(), **kw)
+        except httpx.TimeoutException as exc:
+            raise VendorServerError(f"HeyGen: timeout on {method} {path}") from exc
+        except httpx.TransportError as exc:
+            raise VendorServerError(f"HeyGen: connection failed ({exc.__class__.__name__})") from exc
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    async def submit(self, job: ProviderJob) -> Submitted | Finished:
+        response = await self._call("POST", "/v2/video/generate", json=self.body(job))
+        data = response.json()
+        if data.get("error"):  # an error inside an HTTP 200 body
+            raise _error(response)
+        video_id = (data.get("data") or {}).get("video_id")
+        if not video_id:
+            raise VendorServerError(f"HeyGen: no video_id in {response.text[:200]}")
+        return Submitted(str(video_id))
+
+    async def poll(self, job: ProviderJob) -> PollResult:
+        response = await self._call("GET", "/v1/video_status.get", params={"video_id": job.vendor_job_id})
+        body = response.json()
+        if body.get("code") not in (None, 100) or body.get("error"):
+            error = body.get("error")
+            code = str(error.get("code") if isinstance(error, dict) else body.get("code"))
+            message = str(error.get("message") if isinstance(error, dict) else body.get("message") or "")
+            raise _error_from(response.status_code, code, message, response.headers)
+        data = body.get("data") or {}
+        raw = str(data.get("status", ""))
+        status = STATUS.get(raw)
+        if status is None:
+            raise VendorServerError(f"HeyGen: unknown video status {raw!r}")
+        if status is JobStatus.SUCCEEDED:
+            url = data.get("video_url")
+            if not url:
+                return PollResult(JobStatus.FAILED, error="HeyGen: completed without a video_url")
+            duration = data.get("duration")
+            return PollResult(
+                JobStatus.SUCCEEDED,
+                progress=100,
+                outputs=[
+                    OutputRef(
+                        MediaType.AVATAR,
+                        url=str(url),
+                        format="mp4",
+                        duration=float(duration) if isinstance(duration, int | float) else None,
+                    )
+                ],
+            )
+        if status is JobStatus.FAILED:
+            error = data.get("error")
+            if isinstance(error, dict):
+                code = str(error.get("code") or "failed")
+                message = str(error.get("message") or error.get("detail") or "the video failed")
+                if error.get("detail") and error.get("detail") != message:
+                    message += f": {error.get('detail')}"
+            else:
+                code, message = "failed", str(error or "the video failed")
+            return PollResult(
+                JobStatus.FAILED, error=f"HeyGen: {message} ({code})", content_policy=_is_moderation(code, message)
+            )
+        return PollResult(status)
+
+    async def cancel(self, job: ProviderJob) -> bool:
+        return False  # HeyGen has no cancel for generated videos; the engine stops polling
