@@ -38,7 +38,6 @@ async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for one test (dropped afterwards); see `tests.helpers.pg_database`."""

@@ -39,7 +39,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.mark.parametrize(
     ("body", "task_type", "credits", "audio"),
-    [(T2V_SILENT, "text_to_video", 30, False), (T2V_AUDIO, "text_to_video", 20, True), (I2V, "image_to_video", 20, True)],
+    [
+        (T2V_SILENT, "text_to_video", 30, False),
+        (T2V_AUDIO, "text_to_video", 20, True),
+        (I2V, "image_to_video", 20, True),
+    ],
 )
 def test_seed_curl_examples(served: Any, body: str, task_type: str, credits: int, audio: bool) -> None:
     server, key = served
@@ -76,7 +80,9 @@ def test_seed_get_and_list_examples(served: Any) -> None:
     got = httpx.get(f"{server.url}/api/v1/tasks/{task_id}", headers={"Authorization": f"Bearer {key}"})
     assert got.status_code == 200 and got.json()["data"]["id"] == task_id
     wait_done(server.url, key, task_id)
-    listed = httpx.get(f"{server.url}/api/v1/tasks?status=completed&limit=10", headers={"Authorization": f"Bearer {key}"})
+    listed = httpx.get(
+        f"{server.url}/api/v1/tasks?status=completed&limit=10", headers={"Authorization": f"Bearer {key}"}
+    )
     data = listed.json()["data"]
     assert data["pagination"]["pageSize"] == 10 and data["pagination"]["page"] == 1
     assert data["pagination"]["total"] >= 1 and all(t["status"] == "completed" for t in data["tasks"])
@@ -125,7 +131,9 @@ def test_seed_error_examples(served: Any) -> None:
     missing = httpx.post(f"{server.url}/api/v1/generations", json={}, headers=headers(key))
     assert missing.status_code == 400
     assert missing.json()["error"]["message"] == "Missing required parameters: model, prompt"
-    unauthorized = httpx.post(f"{server.url}/api/v1/generations", content=T2V_SILENT.encode(), headers=headers("sk-video-x"))
+    unauthorized = httpx.post(
+        f"{server.url}/api/v1/generations", content=T2V_SILENT.encode(), headers=headers("sk-video-x")
+    )
     assert unauthorized.json() == {"error": {"code": "INVALID_API_KEY", "message": "Invalid or missing API key"}}
     assert unauthorized.status_code == 401
     not_found = httpx.get(f"{server.url}/api/v1/tasks/550e8400-e29b-41d4-a716-446655440000", headers=headers(key))

@@ -43,7 +43,9 @@ def auth(key: str, **extra: str) -> dict[str, str]:
 
 async def test_50_concurrent_creations_with_credits_for_exactly_10(backend: Gateway, http: httpx.AsyncClient) -> None:
     principal, key = await make_principal(backend, credits=150, test=True)
-    responses = await asyncio.gather(*(http.post("/api/v1/generations", json=BODY, headers=auth(key)) for _ in range(50)))
+    responses = await asyncio.gather(
+        *(http.post("/api/v1/generations", json=BODY, headers=auth(key)) for _ in range(50))
+    )
     codes = sorted(r.status_code for r in responses)
     assert codes.count(201) == 10 and codes.count(402) == 40, codes
     refused = next(r for r in responses if r.status_code == 402).json()["error"]

@@ -64,7 +64,11 @@ async def test_test_key_task_completes_with_a_labelled_sandbox_mp4(gateway: Gate
         ({"model": "nope", "prompt": "x"}, "model", "Unknown model 'nope'"),
         ({**SEED_T2V, "prompt": "x" * 2001}, "prompt", "at most 2000"),
         ({**SEED_T2V, "duration": 7}, "duration", "Allowed values: 5, 10"),
-        ({**SEED_T2V, "aspect_ratio": "2:1"}, "aspect_ratio", "16:9, 9:16, 1:1, 21:9, 4:3, 3:4, 9:21, adaptive, keep_ratio"),
+        (
+            {**SEED_T2V, "aspect_ratio": "2:1"},
+            "aspect_ratio",
+            "16:9, 9:16, 1:1, 21:9, 4:3, 3:4, 9:21, adaptive, keep_ratio",
+        ),
         ({**SEED_T2V, "resolution": "4k"}, "resolution", "Allowed values: 480p, 720p, 1080p"),
         ({**SEED_T2V, "duration": "five"}, "duration", "valid number"),
         ({**SEED_T2V, "image_urls": "https://x"}, "image_urls", "valid list"),

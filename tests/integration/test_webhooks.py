@@ -108,7 +108,7 @@ async def test_500_twice_then_200_is_three_attempts_with_one_id(gw: Gateway, rec
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=gw.settings.base_url) as client:
         await wait_for(lambda: True)
         for _ in range(40):
-            log = (await client.get(f"/api/v1/tasks/{task_id}/deliveries", headers={"Authorization": f"Bearer {raw}"}))
+            log = await client.get(f"/api/v1/tasks/{task_id}/deliveries", headers={"Authorization": f"Bearer {raw}"})
             delivery = log.json()["data"]["deliveries"][0]
             if delivery["state"] == "delivered":
                 break

@@ -6,7 +6,8 @@ import click
 
 from mediagate import __version__
 from mediagate.cli.admin import admin
-from mediagate.cli.server import serve
+from mediagate.cli.client import account, batch, generate, models, tasks
+from mediagate.cli.server import serve, worker
 
 
 @click.group()
@@ -16,7 +17,13 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+cli.add_command(worker)
 cli.add_command(admin)
+cli.add_command(generate)
+cli.add_command(tasks)
+cli.add_command(models)
+cli.add_command(account)
+cli.add_command(batch)
 
 
 def main() -> None:

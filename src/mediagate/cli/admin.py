@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import click
 
-from mediagate.config import Settings
 from mediagate.domain.media import KeyMode
 from mediagate.errors import MediagateError
 
@@ -18,6 +17,7 @@ T = TypeVar("T")
 
 def run(work: Callable[[Any], Awaitable[T]]) -> T:
     """Open the gateway (migrations only, no workers), run `work(gateway)`, close it."""
+    from mediagate.config import Settings
     from mediagate.services.gateway import Gateway
 
     async def go() -> T:
@@ -138,6 +138,8 @@ def quickstart(name: str, credits: int) -> None:
         return account.id, live, test
 
     account_id, live, test = run(work)
+    from mediagate.config import Settings
+
     base = Settings().base_url
     click.echo(f"account:  {account_id}  (plan pro, {credits} credits)")
     click.echo(f"live key: {live}")

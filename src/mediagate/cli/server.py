@@ -8,8 +8,6 @@ import sys
 
 import click
 
-from mediagate.config import Settings
-
 
 def _key_hint() -> str:
     exe = shutil.which("mediagate") or sys.argv[0]
@@ -25,6 +23,7 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     import uvicorn
 
     from mediagate.api.app import create_app
+    from mediagate.config import Settings
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
@@ -48,6 +47,7 @@ def worker(queues: str | None, concurrency: int | None) -> None:
     import asyncio
     import signal
 
+    from mediagate.config import Settings
     from mediagate.services.gateway import Gateway
 
     overrides: dict[str, object] = {"engine": "procrastinate"}

@@ -1,0 +1,516 @@
+"""`AsyncClient`: the asyncio SDK (same methods as `Client`, awaited)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from mediagate.client import _core
+from mediagate.client._core import FileInput, ImageInput, RetryPolicy, TaskRef
+from mediagate.client.errors import MediagateError, TaskFailedError, TimeoutError
+from mediagate.client.types import (
+    Account,
+    BatchReport,
+    BatchResult,
+    GenerationParams,
+    MediaType,
+    Model,
+    Priority,
+    Task,
+    TaskPage,
+    Upload,
+)
+
+log = logging.getLogger("mediagate.client")
+
+_Models = list[Model]
+
+
+class AsyncClient:
+    """The mediagate REST API for asyncio.
+
+    >>> async with AsyncClient() as client:  # MEDIAGATE_BASE_URL / MEDIAGATE_API_KEY from the environment
+    ...     task = await client.generate("a lighthouse at dusk", type="image", wait=True)
+    ...     await client.download(task, "lighthouse.png")
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url, self.api_key = _core.resolve_config(base_url, api_key)
+        policy = retry or RetryPolicy()
+        if max_retries is None and retry is None:
+            max_retries = _core.env_max_retries()
+        if max_retries is not None:
+            policy = RetryPolicy(
+                max_retries=max_retries,
+                backoff_base=policy.backoff_base,
+                backoff_max=policy.backoff_max,
+                max_retry_after=policy.max_retry_after,
+            )
+        self.retry = policy
+        self.timeout = timeout
+        self._headers = _core.base_headers(self.api_key, headers)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=True)
+        self._gate = _core.RateGate()
+        self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(base_url={self.base_url!r})"
+
+    # --- transport ----------------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        files: Any = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """One logical API call: retried on 429/5xx/connection errors, raising typed errors."""
+        url = f"{self.base_url}{_core.API_PREFIX}{path}"
+        headers = dict(self._headers)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        attempt = 0
+        while True:
+            if (pause := self._gate.remaining()) > 0:
+                await self._sleep(pause)
+            try:
+                response = await self._http.request(
+                    method,
+                    url,
+                    json=json,
+                    params=query or None,
+                    files=files,
+                    headers=headers,
+                    timeout=timeout if timeout is not None else self.timeout,
+                )
+                return _core.decode(response)
+            except _core.RETRYABLE_TRANSPORT_ERRORS as exc:
+                error: MediagateError = _core.connection_error(exc, method, url)
+                cause: BaseException = exc
+            except httpx.TransportError as exc:
+                raise _core.connection_error(exc, method, url) from exc
+            except MediagateError as exc:
+                error, cause = exc, exc
+            if not self.retry.should_retry(error, attempt):
+                if error is cause:
+                    raise error
+                raise error from cause
+            delay = self.retry.delay_for(error, attempt, self._rng)
+            attempt += 1
+            log.info("%s %s: %s; retry %d in %.2f s", method, path, error, attempt, delay)
+            if error.status_code == 429:
+                self._gate.block(delay)  # this request, and every other one of this client, waits
+            else:
+                await self._sleep(delay)
+
+    # --- generations ----------------------------------------------------------------------------------------
+
+    async def generate(
+        self,
+        prompt: str | None = None,
+        *,
+        type: MediaType | None = None,  # mirrors the REST field
+        model: str | None = None,
+        provider: str | None = None,
+        priority: Priority | None = None,
+        images: Sequence[ImageInput] | None = None,
+        image_urls: Sequence[str] | None = None,
+        duration: float | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        generate_audio: bool | None = None,
+        negative_prompt: str | None = None,
+        seed: int | None = None,
+        voice: str | None = None,
+        audio: FileInput | None = None,
+        audio_url: str | None = None,
+        output_format: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        wait: bool = False,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        on_update: Callable[[Task], Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Create a generation task (`POST /api/v1/generations`).
+
+        `images` takes URLs or local files (uploaded first); `image_urls` only URLs. `audio` takes a
+        URL or a local file (avatars). With `wait=True` the finished task is returned (see `wait`).
+        """
+        urls = list(image_urls or [])
+        for image in images or []:
+            urls.append(image if isinstance(image, str) and _core.is_url(image) else (await self.upload(image)).url)
+        if audio is not None:
+            audio_url = audio if isinstance(audio, str) and _core.is_url(audio) else (await self.upload(audio)).url
+        params = _core.generation_params(
+            prompt=prompt,
+            type=type,
+            model=model,
+            provider=provider,
+            priority=priority,
+            image_urls=urls or None,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            generate_audio=generate_audio,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            voice=voice,
+            audio_url=audio_url,
+            output_format=output_format,
+            options=dict(options) if options is not None else None,
+            callback_url=callback_url,
+        )
+        task = await self.create(params, idempotency_key=idempotency_key)
+        if wait:
+            return await self.wait(task, timeout=timeout, poll_interval=poll_interval, on_update=on_update)
+        return task
+
+    async def create(self, params: GenerationParams | Mapping[str, Any], *, idempotency_key: str | None = None) -> Task:
+        """`POST /api/v1/generations` with a ready body; one Idempotency-Key for all retries."""
+        body = params if isinstance(params, GenerationParams) else _core.generation_params(**params)
+        data = await self._request(
+            "POST", "/generations", json=body.body(), idempotency_key=idempotency_key or _core.new_idempotency_key()
+        )
+        task = Task.model_validate(data)
+        if task.type is None and body.type is not None:
+            task.type = body.type
+        if task.prompt is None:
+            task.prompt = body.prompt
+        return task
+
+    async def generate_video(
+        self,
+        prompt: str | None = None,
+        *,
+        model: str | None = None,
+        image: ImageInput | None = None,
+        duration: float | None = None,
+        resolution: str | None = None,
+        aspect_ratio: str | None = None,
+        generate_audio: bool | None = None,
+        negative_prompt: str | None = None,
+        seed: int | None = None,
+        options: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> Task:
+        """Text-to-video, or image-to-video with `image` (URL or local file). Waits by default."""
+        return await self.generate(
+            prompt,
+            type="video",
+            model=model,
+            images=[image] if image is not None else None,
+            duration=duration,
+            resolution=resolution,
+            aspect_ratio=aspect_ratio,
+            generate_audio=generate_audio,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            options=options,
+            callback_url=callback_url,
+            wait=wait,
+            timeout=timeout,
+        )
+
+    async def generate_image(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        image: ImageInput | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        output_format: str | None = None,
+        negative_prompt: str | None = None,
+        seed: int | None = None,
+        options: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> Task:
+        """Text-to-image, or image-to-image with `image`. Waits by default."""
+        return await self.generate(
+            prompt,
+            type="image",
+            model=model,
+            images=[image] if image is not None else None,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            output_format=output_format,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            options=options,
+            callback_url=callback_url,
+            wait=wait,
+            timeout=timeout,
+        )
+
+    async def generate_speech(
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        voice: str | None = None,
+        output_format: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> Task:
+        """Text-to-speech (media type `audio`). Waits by default."""
+        return await self.generate(
+            text,
+            type="audio",
+            model=model,
+            voice=voice,
+            output_format=output_format,
+            options=options,
+            callback_url=callback_url,
+            wait=wait,
+            timeout=timeout,
+        )
+
+    async def generate_avatar(
+        self,
+        prompt: str | None = None,
+        *,
+        image: ImageInput,
+        audio: FileInput | None = None,
+        model: str | None = None,
+        voice: str | None = None,
+        resolution: str | None = None,
+        aspect_ratio: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> Task:
+        """A talking avatar from a portrait `image` and either `audio` or a `prompt` to speak. Waits by default."""
+        return await self.generate(
+            prompt,
+            type="avatar",
+            model=model,
+            images=[image],
+            audio=audio,
+            voice=voice,
+            resolution=resolution,
+            aspect_ratio=aspect_ratio,
+            options=options,
+            callback_url=callback_url,
+            wait=wait,
+            timeout=timeout,
+        )
+
+    # --- tasks ------------------------------------------------------------------------------------------------
+
+    async def get(self, task: TaskRef) -> Task:
+        """`GET /api/v1/tasks/{id}`."""
+        return Task.model_validate(await self._request("GET", f"/tasks/{_core.task_id(task)}"))
+
+    async def list_page(self, *, status: str | None = None, limit: int = 20, offset: int = 0) -> TaskPage:
+        """One page of `GET /api/v1/tasks` (newest first)."""
+        data = await self._request("GET", "/tasks", params={"status": status, "limit": limit, "offset": offset})
+        return TaskPage.model_validate({"tasks": data.get("tasks", []), **data.get("pagination", {})})
+
+    async def list(
+        self, *, status: str | None = None, page_size: int = 100, limit: int | None = None
+    ) -> AsyncIterator[Task]:
+        """Every task (newest first), fetching page after page (`page_size` ≤ 100); `limit` stops early."""
+        page_size = max(1, min(100, page_size))
+        seen: set[str] = set()
+        offset = 0
+        while True:
+            page = await self.list_page(status=status, limit=page_size, offset=offset)
+            for task in page.tasks:
+                if task.id in seen:  # a task created meanwhile shifts the pages by one
+                    continue
+                seen.add(task.id)
+                yield task
+                if limit is not None and len(seen) >= limit:
+                    return
+            offset += page_size
+            if len(page.tasks) < page_size or offset >= page.total:
+                return
+
+    async def cancel(self, task: TaskRef) -> Task:
+        """`POST /api/v1/tasks/{id}/cancel`; credits are refunded."""
+        return Task.model_validate(await self._request("POST", f"/tasks/{_core.task_id(task)}/cancel"))
+
+    async def wait(
+        self,
+        task: TaskRef,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        on_update: Callable[[Task], Any] | None = None,
+        raise_on_failure: bool = True,
+    ) -> Task:
+        """Poll until the task is completed, failed or cancelled.
+
+        Polls quickly at first, then every `poll_interval` seconds (default per media type: image 3 s,
+        video 5 s, audio 2 s, avatar 5 s); gives up after `timeout` seconds (default: image 120 s,
+        video 300 s, audio 120 s, avatar 600 s) with `TimeoutError` — the task keeps running.
+        A failed or cancelled task raises `TaskFailedError` unless `raise_on_failure=False`.
+        """
+        current = task if isinstance(task, Task) else await self.get(task)
+        interval, limit = _core.poll_settings(current.media_type, timeout, poll_interval)
+        deadline = time.monotonic() + limit
+        delays = _core.poll_delays(interval)
+        while True:
+            if on_update is not None:
+                result = on_update(current)
+                if asyncio.iscoroutine(result):
+                    await result
+            if current.done:
+                if raise_on_failure and not current.succeeded:
+                    raise TaskFailedError(current)
+                return current
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"Task {current.id} is still {current.status} after {limit:g} s", task=current)
+            await self._sleep(min(next(delays), remaining))
+            current = await self.get(current.id)
+
+    async def download(self, task: TaskRef, path: str | os.PathLike[str] | None = None, *, output: int = 0) -> Path:
+        """Save output number `output` of a completed task to `path` (a file, or a directory).
+
+        Without `path`, or with a directory, the file is named `<task id>.<ext>`. Written atomically.
+        """
+        current = task if isinstance(task, Task) else await self.get(task)
+        if not current.done:
+            current = await self.get(current.id)
+        chosen = _core.pick_output(current, output)
+        target = _core.target_path(current, chosen, output, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        headers = dict(self._headers) if _core.same_origin(chosen.url, self.base_url) else {}
+        headers.pop("Accept", None)
+        tmp = target.with_name(f".{target.name}.part")
+        attempt = 0
+        while True:
+            try:
+                async with self._http.stream(
+                    "GET", chosen.url, headers=headers, timeout=max(self.timeout, 120)
+                ) as response:
+                    if not response.is_success:
+                        await response.aread()
+                        _core.decode(response)
+                    with tmp.open("wb") as fh:
+                        async for chunk in response.aiter_bytes():
+                            fh.write(chunk)
+                os.replace(tmp, target)
+                return target
+            except _core.RETRYABLE_TRANSPORT_ERRORS as exc:
+                error: MediagateError = _core.connection_error(exc, "GET", chosen.url)
+            except MediagateError as exc:
+                error = exc
+            finally:
+                tmp.unlink(missing_ok=True)
+            if not self.retry.should_retry(error, attempt):
+                raise error
+            delay = self.retry.delay_for(error, attempt, self._rng)
+            attempt += 1
+            await self._sleep(delay)
+
+    # --- files, catalog, account ------------------------------------------------------------------------------
+
+    async def upload(self, file: FileInput, *, filename: str | None = None, content_type: str | None = None) -> Upload:
+        """`POST /api/v1/uploads`: a local image (path, bytes or binary file) → an `Upload` with a URL."""
+        name, data, ctype = await asyncio.to_thread(_core.read_file, file, filename, content_type)
+        payload = await self._request(
+            "POST",
+            "/uploads",
+            files={"file": (name, data, ctype)},
+            idempotency_key=_core.new_idempotency_key(),
+            timeout=max(self.timeout, 120),
+        )
+        return Upload.model_validate(payload)
+
+    async def models(self, type: MediaType | None = None) -> _Models:
+        """The catalog (`GET /api/v1/models`), optionally of one media type."""
+        data = await self._request("GET", "/models", params={"type": type})
+        return [Model.model_validate(m) for m in data.get("models", [])]
+
+    async def account(self) -> Account:
+        """The caller's account: plan, balance, limits, usage (`GET /api/v1/account`)."""
+        return Account.model_validate(await self._request("GET", "/account"))
+
+    # --- batch ------------------------------------------------------------------------------------------------
+
+    async def batch(
+        self,
+        requests: Iterable[GenerationParams | Mapping[str, Any]],
+        concurrency: int = 4,
+        results_path: str | os.PathLike[str] | None = None,
+        *,
+        download_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+        retry_failed: bool = True,
+        on_result: Callable[[BatchResult], None] | None = None,
+    ) -> BatchReport:
+        """Run many generations, at most `concurrency` at a time, and wait for all of them.
+
+        With `results_path` every outcome is appended to that JSONL file, and a second run with the
+        same file resumes: completed items are skipped, items still running are awaited (not created
+        again), failed ones are retried (unless `retry_failed=False`). With `download_dir` each
+        output is saved there. Rate limits pause every worker. An invalid API key aborts the batch.
+        """
+        from mediagate.client.batch import run_async
+
+        return await run_async(
+            self,
+            requests,
+            concurrency=concurrency,
+            results_path=results_path,
+            download_dir=download_dir,
+            timeout=timeout,
+            retry_failed=retry_failed,
+            on_result=on_result,
+        )
+
+
+__all__ = ["AsyncClient"]
