@@ -27,13 +27,11 @@ On the Gemini API Veo 3.x always produces an audio track, and `seed`/`generateAu
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import ipaddress
 import re
-import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -154,59 +152,14 @@ def json_object(response: httpx.Response, vendor: str) -> dict[str, Any]:
 # --- input images ---------------------------------------------------------------------------------
 
 
-async def _check_public(url: str, settings: Settings) -> None:
-    """Refuse URLs that resolve to loopback/private/link-local addresses (SSRF), unless
-    `allow_private_urls` is set."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise VendorBadRequest(f"image URL must be http(s): {url[:100]!r}")
-    if settings.allow_private_urls:
-        return
-    host = parts.hostname
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise VendorBadRequest(f"image URL host {host!r} does not resolve") from exc
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if not addresses or any(not a.is_global for a in addresses):
-        raise VendorBadRequest(
-            f"image URL {url[:100]!r} points at a private address (set MEDIAGATE_ALLOW_PRIVATE_URLS to allow it)"
-        )
-
-
-async def fetch_image(http: httpx.AsyncClient, settings: Settings, url: str) -> dict[str, str]:
-    """Download an input image and return Google's ``{bytesBase64Encoded, mimeType}`` form.
-
-    Redirects are followed by hand (at most 3) so that every hop passes the private-address check.
-    """
-    current = url
-    for _ in range(4):
-        await _check_public(current, settings)
-        try:
-            async with http.stream("GET", current, follow_redirects=False) as response:
-                if response.is_redirect and response.headers.get("location"):
-                    current = urljoin(current, response.headers["location"])
-                    continue
-                if response.status_code >= 400:
-                    raise VendorBadRequest(f"could not fetch image {url[:100]!r}: HTTP {response.status_code}")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > MAX_INPUT_IMAGE_BYTES:
-                        raise VendorBadRequest(f"image {url[:100]!r} is larger than 20 MB")
-                    chunks.append(chunk)
-        except httpx.HTTPError as exc:
-            raise VendorServerError(f"could not fetch image {url[:100]!r} ({exc.__class__.__name__})") from exc
-        data = b"".join(chunks)
-        fmt = sniff(data)
-        if fmt not in IMAGE_MIME:
-            raise VendorBadRequest(f"image {url[:100]!r} is not a PNG, JPEG or WebP file")
-        return {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": IMAGE_MIME[fmt]}
-    raise VendorBadRequest(f"image {url[:100]!r} redirects too many times")
+async def fetch_image(fetch: Callable[[str], Awaitable[tuple[bytes, str | None]]], url: str) -> dict[str, str]:
+    """Download an input image through the gateway's SSRF-guarded `fetch_input` and return Google's
+    ``{bytesBase64Encoded, mimeType}`` form."""
+    data, _ = await fetch(url)
+    fmt = sniff(data)
+    if fmt not in IMAGE_MIME:
+        raise VendorBadRequest(f"image {url[:100]!r} is not a PNG, JPEG or WebP file")
+    return {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": IMAGE_MIME[fmt]}
 
 
 # --- the adapter ----------------------------------------------------------------------------------
@@ -225,6 +178,7 @@ class VeoAdapter:
     def __init__(self, context: ProviderContext) -> None:
         self.settings = context.settings
         self.http = context.http
+        self.fetch_input = context.fetch_input
 
     @classmethod
     def missing_settings(cls, settings: Settings) -> list[str]:
@@ -288,14 +242,13 @@ class VeoAdapter:
         model = request.vendor_model
         instance: dict[str, Any] = {"prompt": request.prompt}
         if request.image_urls:
-            instance["image"] = await fetch_image(self.http, self.settings, request.image_urls[0])
+            instance["image"] = await fetch_image(self.fetch_input, request.image_urls[0])
         if len(request.image_urls) > 1:
-            instance["lastFrame"] = await fetch_image(self.http, self.settings, request.image_urls[1])
+            instance["lastFrame"] = await fetch_image(self.fetch_input, request.image_urls[1])
         references = request.option("reference_image_urls") or []
         if references:
             instance["referenceImages"] = [
-                {"image": await fetch_image(self.http, self.settings, str(url)), "referenceType": "asset"}
-                for url in references
+                {"image": await fetch_image(self.fetch_input, str(url)), "referenceType": "asset"} for url in references
             ]
         parameters: dict[str, Any] = {"sampleCount": 1}
         if request.aspect_ratio:

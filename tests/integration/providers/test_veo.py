@@ -340,7 +340,9 @@ async def test_api_key_is_only_sent_to_googles_own_host(tmp_path: Path) -> None:
 
 
 async def test_private_image_urls_are_refused_by_default(tmp_path: Path, images: str) -> None:
-    settings = fast_settings(tmp_path)
-    async with httpx.AsyncClient() as client:
-        with pytest.raises(VendorBadRequest, match="private address"):
-            await fetch_image(client, settings, f"{images}/first.png")
+    gateway = Gateway(fast_settings(tmp_path))  # the adapters' `fetch_input` is the gateway's guarded fetch
+    try:
+        with pytest.raises(VendorBadRequest, match="loopback"):
+            await fetch_image(gateway.assets.fetch_input, f"{images}/first.png")
+    finally:
+        await gateway.stop()
