@@ -151,7 +151,7 @@ async def test_circuit_opens_after_failures_and_closes_after_recovery(routed: An
 
 
 async def test_named_provider_with_an_open_circuit_is_503(routed: Any) -> None:
-    gateway, adapters, client, key = routed
+    gateway, _, client, key = routed
     for _ in range(2):
         gateway.health.failure("alpha", "boom")
     response = await client.post(

@@ -90,7 +90,7 @@ async def test_delivery_is_signed_and_verifies_with_standardwebhooks(gw: Gateway
 
 async def test_failed_task_payload_has_error_message(gw: Gateway, receiver: Any) -> None:
     rec, url = receiver
-    _, task_id = await run_task(gw, url, prompt="[sandbox:moderation] x")
+    await run_task(gw, url, prompt="[sandbox:moderation] x")
     await wait_for(lambda: rec.received)
     payload = json.loads(rec.received[0][1])
     assert payload["event"] == "task.failed" and payload["status"] == "failed"
