@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from mediagate import __version__
 from mediagate.api import errors
+from mediagate.api.graphql import graphql_router
 from mediagate.api.rest import files
 from mediagate.api.rest import router as rest_router
 from mediagate.config import Settings
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True, gatewa
     errors.install(app)
     app.include_router(rest_router)
     app.include_router(files.router)
+    app.include_router(graphql_router(), prefix="/graphql")
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, Any]:
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True, gatewa
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> dict[str, Any]:
-        return {"status": "ready", "in_flight": gw.runner.in_flight(), "engine": settings.engine}
+        engine = "procrastinate" if gw.distributed else "embedded"
+        return {"status": "ready", "in_flight": gw.runner.in_flight(), "engine": engine}
 
     return app

@@ -1,0 +1,156 @@
+"""The Doitong-compatible GraphQL schema: `generate`, `generation`, `cancelGeneration`, `providers`,
+`videoCreate`. Resolvers translate and call the core services; nothing is decided here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext, Info
+
+from mediagate.api.graphql.compat import LeafSelectionCompat
+from mediagate.api.graphql.context import Authenticate, GraphQLContext
+from mediagate.api.graphql.errors import is_expected
+from mediagate.api.graphql.translate import (
+    Translated,
+    generate_input,
+    graphql_field,
+    provider_entry,
+    video_create_input,
+)
+from mediagate.api.graphql.types import (
+    GenerateInput,
+    Generation,
+    GenerationType,
+    Provider,
+    VideoCreateInput,
+    field,
+    mutation,
+)
+from mediagate.domain.media import MediaType
+from mediagate.domain.requests import GenerationInput
+from mediagate.errors import IdempotencyMismatch, InvalidParameter
+from mediagate.services.idempotency import Claim
+from mediagate.services.views import TaskView
+
+log = logging.getLogger("mediagate.api.graphql")
+
+GraphQLInfo = Info[GraphQLContext, None]
+
+
+def _render(view: TaskView) -> tuple[int, dict[str, Any]]:
+    """What an Idempotency-Key stores: the generation as it was created (replayed as such)."""
+    return 201, {"generation": view.model_dump(mode="json")}
+
+
+async def create_generation(info: GraphQLInfo, translated: Translated, door: str) -> Generation:
+    """Create one task, honouring the request's `Idempotency-Key` (as `POST /api/v1/generations` does)."""
+    inp, where = translated
+    try:
+        return await _create(info, inp, door)
+    except InvalidParameter as exc:  # name the field as the client wrote it
+        exc.field = graphql_field(exc.field, where)
+        raise
+
+
+async def _create(info: GraphQLInfo, inp: GenerationInput, door: str) -> Generation:
+    ctx = info.context
+    principal = ctx.require()
+    gateway = ctx.gateway
+    created: list[TaskView] = []
+
+    async def handler(claim: Claim | None) -> tuple[int, dict[str, Any]]:
+        view = await gateway.tasks.create(principal, inp, claim=claim, render=_render)
+        created.append(view)
+        return 201, {"id": view.id}  # the fresh view is returned below; only a replay reads the stored one
+
+    fingerprint = {"graphql": door, "input": inp.model_dump(mode="json", exclude_none=True)}
+    _, payload, replayed = await gateway.idempotency.run(principal, ctx.header("idempotency-key"), fingerprint, handler)
+    if created:
+        return Generation(view=created[0])
+    if replayed:
+        ctx.set_headers({"Idempotent-Replayed": "true"})
+    stored = payload.get("generation")
+    if not isinstance(stored, dict):  # the key was first used by another front door
+        raise IdempotencyMismatch(
+            "This Idempotency-Key was already used with a different request", field="Idempotency-Key"
+        )
+    return Generation(view=TaskView.model_validate(stored))
+
+
+@strawberry.type
+class Query:
+    @field("One generation of the caller's account; NOT_FOUND when unknown.")
+    async def generation(self, info: GraphQLInfo, id: strawberry.ID) -> Generation | None:
+        ctx = info.context
+        return Generation(view=await ctx.gateway.tasks.get(ctx.require(), str(id)))
+
+    @field(
+        "The catalog's models of a type, one entry per model, with default price, expected time "
+        "and options. Pass an entry's `id` as `GenerateInput.provider`."
+    )
+    def providers(self, info: GraphQLInfo, type: GenerationType) -> list[Provider]:
+        ctx = info.context
+        principal = ctx.require()
+        gateway = ctx.gateway
+        models = sorted(gateway.catalog.enabled_models(MediaType(type.value)), key=lambda m: (m.provider, m.id))
+        return [
+            provider_entry(
+                gateway.catalog, m, None if principal.is_test else gateway.router.unavailable_reason(m.provider)
+            )
+            for m in models
+        ]
+
+
+@strawberry.type
+class Mutation:
+    @mutation(
+        "Start a generation of any type. Honours `Idempotency-Key`. Poll `generation(id)` or receive the webhook."
+    )
+    async def generate(self, info: GraphQLInfo, input: GenerateInput) -> Generation:
+        ctx = info.context
+        ctx.require()
+        return await create_generation(info, generate_input(input, ctx.gateway.catalog), "generate")
+
+    @mutation("Start a video generation (the Apollo example's shape). Honours `Idempotency-Key`.")
+    async def video_create(self, info: GraphQLInfo, input: VideoCreateInput) -> Generation:
+        ctx = info.context
+        ctx.require()
+        return await create_generation(info, video_create_input(input, ctx.gateway.catalog), "videoCreate")
+
+    @mutation(
+        "Cancel a pending or processing generation (credits are refunded). True when it was "
+        "cancelled, false when it had already ended; NOT_FOUND when unknown."
+    )
+    async def cancel_generation(self, info: GraphQLInfo, id: strawberry.ID) -> bool:
+        ctx = info.context
+        principal = ctx.require()
+        view = await ctx.gateway.tasks.get(principal, str(id))
+        if view.status not in ("pending", "processing"):
+            return False
+        try:
+            view = await ctx.gateway.tasks.cancel(principal, str(id))
+        except InvalidParameter:  # it ended in the meantime
+            return False
+        return view.status == "cancelled"
+
+
+class MediagateSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Client errors (bad key, bad input, limits …) are answered, not logged as crashes."""
+        unexpected = []
+        for error in errors:
+            if is_expected(error):
+                log.debug("graphql error: %s", error.message)
+            else:
+                unexpected.append(error)
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+EXTENSIONS: list[type[SchemaExtension]] = [LeafSelectionCompat, Authenticate]
+
+schema = MediagateSchema(query=Query, mutation=Mutation, extensions=EXTENSIONS)
