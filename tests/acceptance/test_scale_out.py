@@ -103,7 +103,9 @@ def run_scenario(start_server: Callable[..., ServerProcess], tmp_path: Path, dat
         # rate limits hold across both API processes (shared Redis window)
         tight = api1.new_key(plan="tight")
         codes = [
-            httpx.get(f"{(api1, api2)[i % 2].url}/api/v1/tasks", headers={"Authorization": f"Bearer {tight}"}).status_code
+            httpx.get(
+                f"{(api1, api2)[i % 2].url}/api/v1/tasks", headers={"Authorization": f"Bearer {tight}"}
+            ).status_code
             for i in range(30)
         ]
         assert codes.count(200) == 20 and codes.count(429) == 10

@@ -102,7 +102,9 @@ async def generate(client: httpx.AsyncClient, key: str, **body: Any) -> dict[str
 @pytest.mark.parametrize(
     ("priority", "provider", "credits"), [("quality", "alpha", 30), ("speed", "gamma", 20), ("cost", "beta", 10)]
 )
-async def test_priority_picks_the_best_cheapest_or_fastest(routed: Any, priority: str, provider: str, credits: int) -> None:
+async def test_priority_picks_the_best_cheapest_or_fastest(
+    routed: Any, priority: str, provider: str, credits: int
+) -> None:
     _, _, client, key = routed
     task = await generate(client, key, priority=priority)
     assert task["status"] == "completed" and task["provider"] == provider and task["credit_cost"] == credits
