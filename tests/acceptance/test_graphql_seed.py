@@ -261,23 +261,19 @@ SCHEMA_GET_PROVIDERS = """query GetProviders($type: GenerationType!) {
   }
 }"""
 
-# --- why some examples cannot pass yet (catalog entries written by the vendor helpers) ------------------
+# --- seed examples no vendor can honour -----------------------------------------------------------------
+# Two examples ask for something their named vendor cannot do. mediagate refuses them before reserving
+# credits, with an error naming what the vendor supports (docs/graphql.md, "Examples the vendors cannot
+# honour"), instead of silently rendering something else.
+MINIMAX_REFUSAL = "cannot generate 1080p 10 s. Supported combinations: 1080p 6 s, 768p 10 s, 768p 6 s"
+HEYGEN_REFUSAL = "options.gesture is not supported by model 'heygen-avatar'"
 
-MINIMAX_1080P_10S = pytest.mark.xfail(
-    reason="minimax catalog: Hailuo has no price/support for duration 10 at 1080p (1080p is 6 s only), so the "
-    "seed's minimax example (duration 10, 1080p, style) is refused",
-    strict=False,
-)
-STYLE_ONLY_MINIMAX = pytest.mark.xfail(
-    reason="only the minimax catalog accepts options.style, and it refuses duration 10 at 1080p; no video model "
-    "accepts the seed's auto-select example (duration 10, 1080p, style)",
-    strict=False,
-)
-HEYGEN_GESTURE = pytest.mark.xfail(
-    reason="heygen catalog: model 'heygen-avatar' does not accept options.gesture (the seed's avatar example sends "
-    "avatarId, background and gesture)",
-    strict=False,
-)
+
+def assert_refused(response: httpx.Response, fragment: str) -> None:
+    body = response.json()
+    assert response.status_code == 200 and body["data"] is None, body
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "INVALID_INPUT" and fragment in error["message"], error
 
 
 # --- the seed's Python client, verbatim (endpoint set per test) -----------------------------------------
@@ -447,15 +443,16 @@ def check_generate_leaves(generation: dict[str, Any], media: str) -> None:
 # --- curl examples -------------------------------------------------------------------------------------
 
 
-@MINIMAX_1080P_10S
 def test_curl_generate_video_with_idempotency_key(server: ServerProcess, key: str) -> None:
     body = json.loads(CURL_GENERATE_BODY)
     headers = {"Idempotency-Key": f"unique-request-id-123-{uuid.uuid4()}"}  # the seed's key, unique per run
+    assert_refused(post(server, key, body, **headers), MINIMAX_REFUSAL)  # verbatim: MiniMax cannot do 10 s at 1080p
+    body["variables"]["input"]["options"]["duration"] = 6  # what MiniMax can do at 1080p
     first = post(server, key, body, **headers)
     generation = ok(first)["generate"]
     assert generation["type"] == "VIDEO" and generation["provider"] == "minimax"
     assert generation["status"] == "pending" and generation["url"] is None
-    assert generation["metadata"] == {"duration": 10.0, "resolution": "1080p"}
+    assert generation["metadata"] == {"duration": 6.0, "resolution": "1080p"}
     assert generation["creditCost"] > 0 and generation["estimatedTime"] > 0
     again = post(server, key, body, **headers)
     assert ok(again)["generate"] == generation and again.headers["Idempotent-Replayed"] == "true"
@@ -520,7 +517,9 @@ def js_wait_for_completion(server: ServerProcess, key: str, gen_id: str) -> dict
     "inp",
     [
         pytest.param(JS_SIMPLE_VIDEO, id="video-auto"),
-        pytest.param(JS_MINIMAX_VIDEO, id="video-minimax", marks=MINIMAX_1080P_10S),
+        pytest.param(
+            {**JS_MINIMAX_VIDEO, "options": {**JS_MINIMAX_VIDEO["options"], "duration": 6}}, id="video-minimax-6s"
+        ),
         pytest.param(JS_QUALITY_IMAGE, id="image-quality"),
     ],
 )
@@ -668,13 +667,27 @@ def test_python_client_api_error(server: ServerProcess, key: str) -> None:
 # --- the schema section --------------------------------------------------------------------------------
 
 SCHEMA_CASES = [
-    pytest.param("video-auto", "VIDEO", marks=STYLE_ONLY_MINIMAX, id="video-auto"),
+    pytest.param("video-auto", "VIDEO", id="video-auto"),
     pytest.param("video-kling", "VIDEO", id="video-kling"),
     pytest.param("image-to-video-runway", "VIDEO", id="image-to-video-runway"),
     pytest.param("image-flux-ultra", "IMAGE", id="image-flux-ultra"),
     pytest.param("audio-elevenlabs", "AUDIO", id="audio-elevenlabs"),
-    pytest.param("avatar-heygen", "AVATAR", marks=HEYGEN_GESTURE, id="avatar-heygen"),
 ]
+
+
+def test_js_minimax_example_is_refused_with_what_minimax_supports(server: ServerProcess, key: str) -> None:
+    body = {"query": JS_GENERATE_QUERY, "variables": {"input": JS_MINIMAX_VIDEO}}
+    assert_refused(post(server, key, body), MINIMAX_REFUSAL)
+
+
+def test_schema_avatar_example_is_refused_for_gesture_and_runs_without_it(server: ServerProcess, key: str) -> None:
+    variables = json.loads(SCHEMA_VARIABLES["avatar-heygen"])
+    assert_refused(post(server, key, {"query": SCHEMA_GENERATE, "variables": variables}), HEYGEN_REFUSAL)
+    del variables["input"]["options"]["gesture"]  # HeyGen's API has no gesture control
+    generation = ok(post(server, key, {"query": SCHEMA_GENERATE, "variables": variables}))["generate"]
+    check_generate_leaves(generation, "AVATAR")
+    done = poll(server, key, SCHEMA_GET_GENERATION, generation["id"])
+    assert done["status"] == "completed" and done["metadata"]["format"] == "mp4"
 
 
 @pytest.mark.parametrize(("example", "media"), SCHEMA_CASES)

@@ -21,6 +21,12 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+#: Presentational hints that clients (the Doitong seed's examples) send as options although most vendor
+#: APIs have no field for them. A model that declares the option natively gets it as an option; any other
+#: video or image model gets the hint appended to its prompt ("… Style: cinematic."). See docs/api.md.
+PROMPT_HINTS = {"style": "Style"}
+
+
 def _fmt(values: list[Any]) -> str:
     return ", ".join(str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in values)
 
@@ -130,6 +136,17 @@ def validate(inp: GenerationInput, model: ModelSpec) -> GenerationRequest:
     options: dict[str, Any] = {}
     for name, value in inp.options.items():
         spec = model.options.get(name)
+        if spec is None and name in PROMPT_HINTS and model.type in (MediaType.VIDEO, MediaType.IMAGE):
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidParameter(f"options.{name} must be a non-empty string", field=f"options.{name}")
+            prompt = f"{prompt.rstrip('. ')}. {PROMPT_HINTS[name]}: {value.strip()}." if prompt else f"{value.strip()}."
+            if len(prompt) > caps.max_prompt_chars:
+                raise InvalidParameter(
+                    f"prompt with options.{name} is {len(prompt)} characters; {where} accepts at most "
+                    f"{caps.max_prompt_chars}",
+                    field="prompt",
+                )
+            continue
         if spec is None:
             allowed = ", ".join(model.options) or "none"
             raise InvalidParameter(
@@ -185,5 +202,16 @@ def price(model: ModelSpec, request: GenerationRequest) -> int:
         options=request.options,
     )
     if credits is None:
-        raise InvalidParameter(f"model '{model.id}' has no price for these options", field="model")
+        combos = sorted(
+            {
+                " ".join(p for p in (row.resolution, f"{row.duration:g} s" if row.duration else None) if p)
+                for row in model.price.table
+            }
+        )
+        asked = " ".join(p for p in (request.resolution, f"{request.duration:g} s" if request.duration else None) if p)
+        raise InvalidParameter(
+            f"model '{model.id}' cannot generate {asked or 'these options'}"
+            + (f". Supported combinations: {', '.join(c for c in combos if c)}" if any(combos) else ""),
+            field="duration" if request.duration else "resolution",
+        )
     return credits
