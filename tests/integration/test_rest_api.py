@@ -207,3 +207,14 @@ async def test_signed_file_urls_cannot_be_forged(gateway: Gateway, client: httpx
     assert (await client.get(url)).status_code == 200
     assert (await client.get(url.replace("signature=", "signature=0"))).status_code == 404
     assert (await client.get(url.split("?")[0])).status_code == 404
+
+
+async def test_metrics_count_tasks_in_prometheus_format(gateway: Gateway, client: httpx.AsyncClient) -> None:
+    _, key = await make_principal(gateway, test=True)
+    task_id = (await create(client, key, SEED_T2V)).json()["data"]["id"]
+    await wait_http(client, key, task_id)
+    text = (await client.get("/metrics")).text
+    assert 'mediagate_tasks_created_total{provider="seedance",type="video",mode="test"} 1' in text
+    assert 'mediagate_tasks_finished_total{provider="seedance",status="completed",error_code=""} 1' in text
+    assert 'mediagate_provider_configured{provider="piper"} 1' in text
+    assert "# TYPE mediagate_tasks_in_flight gauge" in text

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 
 from mediagate import __version__
 from mediagate.api import errors
@@ -15,6 +16,7 @@ from mediagate.api.rest import files
 from mediagate.api.rest import router as rest_router
 from mediagate.config import Settings
 from mediagate.services.gateway import Gateway
+from mediagate.services.metrics import Gauges
 
 
 def create_app(settings: Settings | None = None, *, workers: bool = True, gateway: Gateway | None = None) -> FastAPI:
@@ -48,6 +50,23 @@ def create_app(settings: Settings | None = None, *, workers: bool = True, gatewa
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics() -> str:
+        circuits = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
+        health = gw.providers_health()
+        gauges: Gauges = {
+            "mediagate_tasks_in_flight": ("Tasks running in this process.", [({}, float(gw.runner.in_flight()))]),
+            "mediagate_provider_circuit_state": (
+                "Circuit breaker per provider: 0 closed, 1 half-open, 2 open.",
+                [({"provider": str(p["provider"])}, circuits[str(p["circuit"])]) for p in health],
+            ),
+            "mediagate_provider_configured": (
+                "1 when the provider's credentials are configured.",
+                [({"provider": str(p["provider"])}, 1.0 if p["configured"] else 0.0) for p in health],
+            ),
+        }
+        return gw.tasks.metrics.render(gauges)
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> dict[str, Any]:

@@ -22,6 +22,7 @@ from mediagate.services import billing
 from mediagate.services.assets import AssetService
 from mediagate.services.idempotency import Claim
 from mediagate.services.limits import LimitService
+from mediagate.services.metrics import Metrics
 from mediagate.services.routing import Router
 from mediagate.services.views import OutputView, Principal, TaskPage, TaskView
 from mediagate.services.webhooks import WebhookService
@@ -51,6 +52,7 @@ class TaskService:
         self.assets = assets
         self.webhooks = webhooks
         self.limits = limits
+        self.metrics = Metrics()
         #: set by the gateway: hands a committed task to the engine
         self.dispatch: Callable[[str], Awaitable[None]] | None = None
         #: set by the gateway: stops a running task's job wherever it runs
@@ -162,6 +164,7 @@ class TaskService:
                 await self.enqueue_in_transaction(session, task_id, "sandbox" if principal.is_test else row.provider)
             if claim is not None and render is not None:
                 await claim.store(session, *render(self.view(row)))
+        self.metrics.task_created(row.provider, row.media_type, row.mode)
         if self.dispatch is not None:
             await self.dispatch(task_id)
         return self.view(row)
@@ -315,4 +318,5 @@ class TaskService:
                 session.add(asset)
             await session.flush()
             await self.webhooks.enqueue(session, row, self.view(row))
+        self.metrics.task_finished(row.provider, status.value, row.error_code)
         return True
