@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck unit integration acceptance bench-smoke clean
+.PHONY: install run test lint typecheck unit integration acceptance bench-smoke clean migration
 
 install: $(VENV)/.installed
 
@@ -39,3 +39,7 @@ acceptance: install
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .pytest_cache .ruff_cache
+
+## New Alembic revision from the models (the database in ./data must be at head): make migration m="add x"
+migration: install
+	$(PY) -c "from alembic import command; from alembic.config import Config; from mediagate.store.db import MIGRATIONS; c = Config(); c.set_main_option('script_location', str(MIGRATIONS)); command.revision(c, message='$(m)', autogenerate=True)"
