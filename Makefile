@@ -23,7 +23,7 @@ test: install lint typecheck
 	$(PY) -m pytest -q tests
 
 lint: install
-	$(PY) -m ruff check src tests $(wildcard bench)
+	$(PY) -m ruff check src tests examples $(wildcard bench)
 
 typecheck: install
 	$(PY) -m mypy

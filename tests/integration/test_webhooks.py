@@ -130,10 +130,17 @@ async def test_410_stops_retries(gw: Gateway, receiver: Any) -> None:
 
 async def test_redeliver_sends_again(gw: Gateway, receiver: Any) -> None:
     rec, url = receiver
-    _, task_id = await run_task(gw, url)
+    principal, task_id = await run_task(gw, url)
     await wait_for(lambda: rec.received)
     message_id = (await gw.webhooks.deliveries(task_id))[0]["id"]
-    await gw.webhooks.redeliver(message_id)
+    raw, _ = await gw.accounts.create_key(principal.account_id)
+    app = create_app(gw.settings, gateway=gw)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=gw.settings.base_url) as client:
+        path = f"/api/v1/tasks/{task_id}/deliveries/{message_id}/redeliver"
+        response = await client.post(path, headers={"Authorization": f"Bearer {raw}"})
+        assert response.status_code == 200, response.text
+        missing = await client.post(path.replace(message_id, "msg_x"), headers={"Authorization": f"Bearer {raw}"})
+        assert missing.status_code == 404
     await wait_for(lambda: len(rec.received) == 2)
     assert rec.received[0][0]["webhook-id"] == rec.received[1][0]["webhook-id"]
 
