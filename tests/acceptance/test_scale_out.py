@@ -32,7 +32,7 @@ def test_two_apis_two_workers_one_killed(start_server: Callable[..., ServerProce
 
 
 def run_scenario(start_server: Callable[..., ServerProcess], tmp_path: Path, database_url: str) -> None:
-    fake = FakeSeedance(api_key="ark", latency=10.0)
+    fake = FakeSeedance(api_key="ark", latency=10_000.0)  # jobs are held until the kill, then released
     with ThreadedServer(fake.app()) as vendor:
         fake.base_url = vendor.url
         env = {
@@ -67,18 +67,19 @@ def run_scenario(start_server: Callable[..., ServerProcess], tmp_path: Path, dat
 
         with ThreadPoolExecutor(16) as pool:
             ids = list(pool.map(create, range(TASKS)))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 120
+        processing = 0
+        while processing < TASKS and time.monotonic() < deadline:
             listed = httpx.get(
                 f"{api1.url}/api/v1/tasks?status=processing&limit=1", headers={"Authorization": f"Bearer {key}"}
             )
-            if listed.json()["data"]["pagination"]["total"] == TASKS:
-                break
+            processing = listed.json()["data"]["pagination"]["total"]
             time.sleep(0.2)
-        assert fake.submissions == TASKS
+        assert processing == TASKS and fake.submissions == TASKS
         # every task is mid-run: accepted by the vendor, its job id saved, being polled; each worker holds
         # exactly half (concurrency 100 each)
         worker1.kill()
+        fake.latency = 1.0  # release the vendor jobs: they finish within a second of their next poll
 
         done: dict[str, dict[str, object]] = {}
         deadline = time.monotonic() + 120
