@@ -11,7 +11,9 @@ from fastapi.responses import PlainTextResponse
 
 from mediagate import __version__
 from mediagate.api import errors
+from mediagate.api.digen import router as digen_router
 from mediagate.api.graphql import graphql_router
+from mediagate.api.openai import router as openai_router
 from mediagate.api.rest import files
 from mediagate.api.rest import router as rest_router
 from mediagate.config import Settings
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None, *, workers: bool = True, gatewa
     app.include_router(rest_router)
     app.include_router(files.router)
     app.include_router(graphql_router(), prefix="/graphql")
+    app.include_router(openai_router)
+    app.include_router(digen_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, Any]:

@@ -1,0 +1,131 @@
+"""Tasks behind the OpenAI endpoints: create (idempotently), wait server-side, read the stored files.
+
+Only core services are used: `gateway.tasks`, `gateway.idempotency`, `gateway.assets`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import Request
+
+from mediagate.api.openai.errors import OpenAIError, from_code
+from mediagate.domain.requests import GenerationInput
+from mediagate.errors import MediagateError
+from mediagate.services.gateway import Gateway
+from mediagate.services.idempotency import Claim
+from mediagate.services.views import OutputView, Principal, TaskView
+
+TERMINAL = ("completed", "failed", "cancelled")
+#: waiting server-side: first look after this many seconds, then backing off to `POLL_MAX`
+POLL_FIRST = 0.05
+POLL_MAX = 1.0
+#: beyond the task timeout (the engine fails a task at its deadline), how long a waiting request holds on
+WAIT_MARGIN_SECONDS = 30.0
+
+
+async def create_tasks(
+    gateway: Gateway,
+    principal: Principal,
+    inputs: list[GenerationInput],
+    idempotency_key: str | None,
+    fingerprint: Any,
+) -> tuple[list[str], bool]:
+    """Create one task per input; returns (task ids, replayed).
+
+    With an `Idempotency-Key`, the ids are stored in the transaction that creates the last task, so a
+    retry gets the same tasks (and waits for them) instead of paying again. If a later task cannot be
+    created, the earlier ones are cancelled (refunded) and the error is raised.
+    """
+
+    async def handler(claim: Claim | None) -> tuple[int, dict[str, Any]]:
+        ids: list[str] = []
+        try:
+            for index, inp in enumerate(inputs):
+                last = index == len(inputs) - 1
+                done = list(ids)
+
+                def render(view: TaskView, done: list[str] = done) -> tuple[int, dict[str, Any]]:
+                    return 200, {"task_ids": [*done, view.id]}
+
+                view = await gateway.tasks.create(
+                    principal, inp, claim=claim if last else None, render=render if last else None
+                )
+                ids.append(view.id)
+        except BaseException:
+            await cancel_quietly(gateway, principal, ids)
+            raise
+        return 200, {"task_ids": ids}
+
+    _, payload, replayed = await gateway.idempotency.run(principal, idempotency_key, fingerprint, handler)
+    return [str(i) for i in payload.get("task_ids", [])], replayed
+
+
+async def cancel_quietly(gateway: Gateway, principal: Principal, ids: list[str]) -> None:
+    for task_id in ids:
+        with contextlib.suppress(MediagateError):
+            await gateway.tasks.cancel(principal, task_id)
+
+
+async def wait_tasks(gateway: Gateway, principal: Principal, ids: list[str], request: Request) -> list[TaskView]:
+    """Wait until every task is terminal (bounded by the task timeout).
+
+    When the client goes away, or the wait runs out, the unfinished tasks are cancelled (refunded)."""
+    deadline = time.monotonic() + gateway.settings.task_timeout_seconds + WAIT_MARGIN_SECONDS
+    views: dict[str, TaskView] = {}
+    delay = POLL_FIRST
+    while True:
+        for task_id in ids:
+            if task_id not in views:
+                view = await gateway.tasks.get(principal, task_id)
+                if view.status in TERMINAL:
+                    views[task_id] = view
+        pending = [i for i in ids if i not in views]
+        if not pending:
+            return [views[i] for i in ids]
+        if await request.is_disconnected():
+            await cancel_quietly(gateway, principal, pending)
+            raise OpenAIError("The client closed the request", status=499, code="client_closed_request")
+        if time.monotonic() > deadline:
+            await cancel_quietly(gateway, principal, pending)
+            raise OpenAIError("The generation did not finish in time", status=504, type="server_error", code="timeout")
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, POLL_MAX)
+
+
+def failure(view: TaskView) -> OpenAIError:
+    """The error a synchronous endpoint answers for a task that did not complete."""
+    if view.status == "cancelled":
+        return OpenAIError(view.error_message or "The task was cancelled", status=499, code="cancelled")
+    return from_code(view.error_code, view.error_message or "The generation failed")
+
+
+def first_output(view: TaskView, media_type: str) -> OutputView:
+    for output in view.outputs:
+        if output.media_type == media_type:
+            return output
+    if view.outputs:
+        return view.outputs[0]
+    raise OpenAIError("The task finished without an output file", status=500, type="server_error")
+
+
+async def open_output(gateway: Gateway, output: OutputView) -> tuple[Path, str]:
+    """The stored file behind one of the task's signed output URLs: (path, content type)."""
+    parts = urlsplit(output.url)
+    query = parse_qs(parts.query)
+    asset_id = parts.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    try:
+        expires = int(query.get("expires", ["0"])[0])
+    except ValueError:
+        expires = 0
+    signature = query.get("signature", [""])[0]
+    return await gateway.assets.open(asset_id, expires, signature)
+
+
+async def read_output(gateway: Gateway, output: OutputView) -> bytes:
+    path, _ = await open_output(gateway, output)
+    return await asyncio.to_thread(path.read_bytes)
