@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck unit integration acceptance bench-smoke clean migration
+.PHONY: install run test lint typecheck unit integration acceptance bench bench-smoke clean migration
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,21 @@ integration: install
 
 acceptance: install
 	$(PY) -m pytest -q tests/acceptance
+
+## Benchmarks (docs/benchmarks.md): HTTP overhead and capacity, embedded then scale-out (PostgreSQL +
+## Redis on 127.0.0.1). Several minutes each; the verdicts are ratios against baselines of the same run.
+bench: install
+	$(PY) bench/http_overhead.py
+	$(PY) bench/capacity.py
+	$(PY) bench/http_overhead.py --scale-out
+	$(PY) bench/capacity.py --scale-out
+
+## The same scripts in a few seconds each: checks that they still work (numbers meaningless).
+bench-smoke: install
+	$(PY) bench/http_overhead.py --smoke
+	$(PY) bench/capacity.py --smoke
+	$(PY) bench/http_overhead.py --smoke --scale-out
+	$(PY) bench/capacity.py --smoke --scale-out
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .pytest_cache .ruff_cache

@@ -16,6 +16,7 @@ from mediagate.api.graphql import graphql_router
 from mediagate.api.openai import router as openai_router
 from mediagate.api.rest import files
 from mediagate.api.rest import router as rest_router
+from mediagate.api.rest.tasks import install_fast_routes
 from mediagate.config import Settings
 from mediagate.services.gateway import Gateway
 from mediagate.services.metrics import Gauges
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True, gatewa
     app.state.gateway = gw
     errors.install(app)
     app.include_router(rest_router)
+    install_fast_routes(app)  # GET /api/v1/tasks/{id} served by a plain route (docs/benchmarks.md)
     app.include_router(files.router)
     app.include_router(graphql_router(), prefix="/graphql")
     app.include_router(openai_router)

@@ -90,14 +90,15 @@ class TaskJob:
         adapter = self._adapter(row.provider, row.mode)
         try:
             async with asyncio.timeout(max(0.0, deadline - time.time())):
-                if job.vendor_job_id is None:
+                fresh = job.vendor_job_id is None
+                if fresh:
                     submitted = await self._submit(
                         row.mode, row.request.get("fallbacks", []), row.request.get("input") or {}, job, deadline
                     )
                     if submitted is None:
                         return
                     adapter, job = submitted
-                await self._poll_until_done(adapter, job, deadline)
+                await self._poll_until_done(adapter, job, deadline, fresh=fresh)
         except TimeoutError:
             minutes = self.settings.task_timeout_seconds / 60
             await self._best_effort_cancel(adapter, job)
@@ -192,11 +193,17 @@ class TaskJob:
         assert last_error is not None
         raise last_error
 
-    async def _poll_until_done(self, adapter: ProviderAdapter, job: ProviderJob, deadline: float) -> None:
+    async def _poll_until_done(
+        self, adapter: ProviderAdapter, job: ProviderJob, deadline: float, *, fresh: bool = False
+    ) -> None:
         custom = getattr(adapter, "poll_interval", None)
         interval = float(custom()) if callable(custom) else self.settings.poll_interval_seconds
         ceiling = max(interval, self.settings.poll_interval_max_seconds) if not callable(custom) else interval
         progress = -1
+        if fresh:
+            # a job the vendor accepted a moment ago is not done yet: the first poll waits one interval
+            # (a resumed job is polled at once)
+            await asyncio.sleep(interval)
         while True:
             result = await self._retry(lambda: adapter.poll(job), deadline)
             if result.status is JobStatus.SUCCEEDED:

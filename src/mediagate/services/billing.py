@@ -10,11 +10,12 @@ Invariants (checked by property tests):
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediagate.errors import InsufficientCredits
-from mediagate.services.sql import insert_ignore
+from mediagate.store import prepared
 from mediagate.store.tables import Account, LedgerEntry
 from mediagate.store.types import utcnow
 
@@ -40,27 +41,52 @@ async def top_up(session: AsyncSession, account_id: str, amount: int, note: str 
     )
 
 
+_accounts = Account.__table__.c
+#: built once: reserving runs on every task creation (Core statements on the session's connection)
+RESERVE = (
+    update(Account)
+    .where(_accounts.id == bindparam("account"), _accounts.balance >= bindparam("amount"))
+    .values(balance=_accounts.balance - bindparam("amount"), reserved=_accounts.reserved + bindparam("amount"))
+)
+INSERT_LEDGER = insert(LedgerEntry)
+
+
 async def reserve(session: AsyncSession, account_id: str, task_id: str, credits: int, model: str) -> None:
     """Move `credits` from available to reserved, or raise INSUFFICIENT_CREDITS."""
-    result = await session.execute(
-        update(Account)
-        .where(Account.id == account_id, Account.balance >= credits)
-        .values(balance=Account.balance - credits, reserved=Account.reserved + credits)
-    )
-    if not getattr(result, "rowcount", 0):
+    if not await prepared.execute(session, RESERVE, {"account": account_id, "amount": credits}):
         available = await session.scalar(select(Account.balance).where(Account.id == account_id))
         raise InsufficientCredits(credits, int(available or 0))
-    session.add(
-        LedgerEntry(
-            account_id=account_id,
-            task_id=task_id,
-            kind="reserve",
-            amount=-credits,
-            credits=credits,
-            model=model,
-            created_at=utcnow(),
-        )
+    await prepared.execute(
+        session,
+        INSERT_LEDGER,
+        {
+            "account_id": account_id,
+            "task_id": task_id,
+            "kind": "reserve",
+            "amount": -credits,
+            "credits": credits,
+            "model": model,
+            "note": None,
+            "created_at": utcnow(),
+        },
     )
+
+
+#: the settle guard row, per dialect: INSERT … ON CONFLICT DO NOTHING (built once)
+SETTLE_GUARD = {
+    "postgresql": postgresql.insert(LedgerEntry).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(LedgerEntry).on_conflict_do_nothing(),
+}
+CAPTURE = (
+    update(Account)
+    .where(_accounts.id == bindparam("account"))
+    .values(reserved=_accounts.reserved - bindparam("amount"))
+)
+REFUND = (
+    update(Account)
+    .where(_accounts.id == bindparam("account"))
+    .values(reserved=_accounts.reserved - bindparam("amount"), balance=_accounts.balance + bindparam("amount"))
+)
 
 
 async def settle(
@@ -68,37 +94,17 @@ async def settle(
 ) -> bool:
     """Capture (success) or refund (anything else) a task's reservation, once. False if already settled."""
     kind = "capture" if capture else "refund"
+    now = utcnow()
     # A task settles one way only: the (task_id, "settle") guard row makes capture and refund exclusive.
-    first = await insert_ignore(
-        session,
-        LedgerEntry.__table__,  # type: ignore[arg-type]
-        {
-            "account_id": account_id,
-            "task_id": task_id,
-            "kind": "settle",
-            "amount": 0,
-            "credits": 0,
-            "note": kind,
-            "created_at": utcnow(),
-        },
-    )
-    if not first:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    guard = SETTLE_GUARD["postgresql" if dialect == "postgresql" else "sqlite"]
+    row = {"account_id": account_id, "task_id": task_id, "amount": 0, "credits": 0, "model": None, "created_at": now}
+    if not await prepared.execute(session, guard, {**row, "kind": "settle", "note": kind}):
         return False
-    session.add(
-        LedgerEntry(
-            account_id=account_id,
-            task_id=task_id,
-            kind=kind,
-            amount=0 if capture else credits,
-            credits=credits,
-            model=model,
-            created_at=utcnow(),
-        )
+    await prepared.execute(
+        session,
+        INSERT_LEDGER,
+        {**row, "kind": kind, "amount": 0 if capture else credits, "credits": credits, "model": model, "note": None},
     )
-    values = (
-        {"reserved": Account.reserved - credits}
-        if capture
-        else {"reserved": Account.reserved - credits, "balance": Account.balance + credits}
-    )
-    await session.execute(update(Account).where(Account.id == account_id).values(**values))
+    await prepared.execute(session, CAPTURE if capture else REFUND, {"account": account_id, "amount": credits})
     return True

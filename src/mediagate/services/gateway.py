@@ -14,6 +14,7 @@ from mediagate.config import Settings
 from mediagate.engine.base import Runner
 from mediagate.engine.embedded import EmbeddedRunner
 from mediagate.engine.job import TaskJob
+from mediagate.net.http import VendorHTTPClient
 from mediagate.net.urlguard import URLGuard
 from mediagate.providers.base import ProviderContext
 from mediagate.providers.registry import ProviderRegistry
@@ -35,7 +36,8 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.resolved_database_url)
-        self.http = httpx.AsyncClient(
+        # httpx's API on aiohttp's connection pool (see mediagate.net.http and docs/benchmarks.md)
+        self.http: httpx.AsyncClient = VendorHTTPClient(
             timeout=settings.provider_request_timeout_seconds,
             limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500),
         )

@@ -5,23 +5,31 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediagate.domain.media import ACTIVE
 from mediagate.errors import RateLimitExceeded
 from mediagate.services.plans import Plan, PlanBook
 from mediagate.services.views import Principal
+from mediagate.store import prepared
 from mediagate.store.tables import Account, Task
 
 NAMESPACE = "mediagate"
+#: built once: every task creation reads its account's plan (and locks the row on PostgreSQL)
+ACCOUNT_LIMITS = (
+    select(Account.__table__.c.plan, Account.__table__.c.limits_override)
+    .where(Account.__table__.c.id == bindparam("account"))
+    .with_for_update()
+)
 
 
 @dataclass(frozen=True)
@@ -38,15 +46,53 @@ class RateInfo:
         }
 
 
+class MemoryWindows:
+    """Moving one-minute windows in process memory (embedded mode): the hit times of each (key, scope)
+    in a deque — expired hits drop off the left, new ones go on the right.
+
+    The same moving-window semantics as `limits`' MovingWindowRateLimiter, at O(1) per hit: `limits`'
+    own memory storage copies the whole window list and hands an expiry scan to a thread on every hit,
+    which made it one of the costliest steps of a request (docs/benchmarks.md).
+    """
+
+    WINDOW = 60.0
+
+    def __init__(self) -> None:
+        self.windows: dict[tuple[str, str], deque[float]] = {}
+
+    def hit(self, key: tuple[str, str], limit: int) -> tuple[bool, int, float]:
+        """Count one hit unless the window is full: (allowed, remaining, when the oldest hit expires)."""
+        now = time.time()
+        window = self.windows.get(key)
+        if window is None:
+            if len(self.windows) >= 10_000:
+                self._prune(now)
+            window = self.windows[key] = deque()
+        cutoff = now - self.WINDOW
+        while window and window[0] <= cutoff:
+            window.popleft()
+        if len(window) >= limit:
+            return False, 0, window[0] + self.WINDOW
+        window.append(now)
+        return True, limit - len(window), window[0] + self.WINDOW
+
+    def _prune(self, now: float) -> None:
+        cutoff = now - self.WINDOW
+        for key in [k for k, w in self.windows.items() if not w or w[-1] <= cutoff]:
+            del self.windows[key]
+
+
 class LimitService:
     def __init__(self, plans: PlanBook, redis_url: str | None = None) -> None:
         self.plans = plans
-        self.storage: Storage = (
-            storage_from_string(f"async+{redis_url}", implementation="redispy")  # type: ignore[assignment]
-            if redis_url
-            else MemoryStorage()
-        )
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        #: shared by every API process (scale-out): `limits` on Redis; else in this process's memory
+        self.limiter: MovingWindowRateLimiter | None = None
+        self.memory: MemoryWindows | None = None
+        if redis_url:
+            storage: Storage = storage_from_string(f"async+{redis_url}", implementation="redispy")  # type: ignore[assignment]
+            self.limiter = MovingWindowRateLimiter(storage)
+        else:
+            self.memory = MemoryWindows()
 
     def plan(self, principal: Principal) -> Plan:
         return self.plans.get(principal.plan)
@@ -66,11 +112,16 @@ class LimitService:
             checks.append((kind, specific))
         tightest: RateInfo | None = None
         for scope, amount in checks:
-            item = RateLimitItemPerMinute(amount, namespace=NAMESPACE)
-            allowed = await self.limiter.hit(item, principal.key_id, scope)
-            stats = await self.limiter.get_window_stats(item, principal.key_id, scope)
-            reset = max(1, math.ceil(stats.reset_time - time.time()))
-            info = RateInfo(limit=amount, remaining=stats.remaining, reset_seconds=reset)
+            if self.memory is not None:
+                allowed, remaining, reset_at = self.memory.hit((principal.key_id, scope), amount)
+            else:
+                assert self.limiter is not None
+                item = RateLimitItemPerMinute(amount, namespace=NAMESPACE)
+                allowed = await self.limiter.hit(item, principal.key_id, scope)
+                stats = await self.limiter.get_window_stats(item, principal.key_id, scope)
+                remaining, reset_at = stats.remaining, stats.reset_time
+            reset = max(1, math.ceil(reset_at - time.time()))
+            info = RateInfo(limit=amount, remaining=remaining, reset_seconds=reset)
             if not allowed:
                 raise RateLimitExceeded(
                     f"Rate limit exceeded: {amount} requests per minute on the {plan.name} plan. Retry after {reset} s.",
@@ -83,14 +134,8 @@ class LimitService:
     async def admit_task(self, session: AsyncSession, principal: Principal) -> None:
         """Inside the creating transaction: refuse when the account is at its concurrency or daily cap."""
         # Serialize creations per account (PostgreSQL row lock; SQLite writers are already serialized).
-        row = (
-            await session.execute(
-                select(Account.plan, Account.limits_override)
-                .where(Account.id == principal.account_id)
-                .with_for_update()
-            )
-        ).first()
-        plan = self.plans.get(row.plan if row else principal.plan, row.limits_override if row else None)
+        row = await prepared.first(session, ACCOUNT_LIMITS, {"account": principal.account_id})
+        plan = self.plans.get(row["plan"] if row else principal.plan, row["limits_override"] if row else None)
         if plan.concurrent is not None:
             in_flight = await session.scalar(
                 select(func.count())

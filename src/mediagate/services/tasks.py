@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediagate.catalog import Catalog
@@ -26,11 +27,55 @@ from mediagate.services.metrics import Metrics
 from mediagate.services.routing import Router
 from mediagate.services.views import OutputView, Principal, TaskPage, TaskView
 from mediagate.services.webhooks import WebhookService
+from mediagate.store import prepared
 from mediagate.store.db import Database
 from mediagate.store.tables import Asset, Task
 from mediagate.store.types import utcnow
 
 ACTIVE_VALUES = [s.value for s in ACTIVE]
+INSERT_TASK = insert(Task)
+_tasks = Task.__table__.c
+#: built once: every task is marked submitted once, by the engine
+MARK_SUBMITTED = (
+    update(Task)
+    # (`or_` of literals rather than an IN list, which SQLAlchemy expands at each execution)
+    .where(_tasks.id == bindparam("task_id"), or_(*(_tasks.status == v for v in ACTIVE_VALUES)))
+    .values(
+        status=bindparam("processing"),
+        provider=bindparam("provider_name"),
+        provider_job_id=bindparam("job_id"),
+        provider_state=bindparam("state", type_=Task.__table__.c.provider_state.type),
+        started_at=func.coalesce(_tasks.started_at, bindparam("now", type_=_tasks.started_at.type)),
+        updated_at=bindparam("now", type_=_tasks.updated_at.type),
+    )
+)
+_active = or_(*(_tasks.status == v for v in ACTIVE_VALUES))
+_now = bindparam("now", type_=_tasks.updated_at.type)
+#: the guarded terminal transitions (built once; see `finish`)
+FINISH_COMPLETED = (
+    update(Task)
+    .where(_tasks.id == bindparam("task_id"), _active)
+    .values(
+        status=bindparam("new_status"),
+        updated_at=_now,
+        outputs=bindparam("outputs", type_=_tasks.outputs.type),
+        completed_at=_now,
+        progress=100,
+    )
+)
+FINISH_FAILED = (
+    update(Task)
+    .where(_tasks.id == bindparam("task_id"), _active)
+    .values(
+        status=bindparam("new_status"),
+        updated_at=_now,
+        error_code=bindparam("error_code", type_=_tasks.error_code.type),
+        error_message=bindparam("error_message", type_=_tasks.error_message.type),
+        failed_at=_now,
+    )
+)
+INSERT_ASSET = insert(Asset)
+TASK_BY_ID = select(*Task.__table__.columns).where(Task.__table__.c.id == bindparam("task_id"))
 LIST_STATUSES = [s.value for s in TaskStatus]
 
 
@@ -62,7 +107,8 @@ class TaskService:
 
     # --- views -----------------------------------------------------------------------------------
 
-    def view(self, row: Task) -> TaskView:
+    def view(self, row: Task | SimpleNamespace) -> TaskView:
+        """The service-level view of a task row (an ORM `Task`, or the columns of one as attributes)."""
         outputs = []
         for raw in row.outputs or []:
             stored = StoredOutput.model_validate(raw)
@@ -130,37 +176,47 @@ class TaskService:
             await self.assets.check_input_url(request.callback_url, "callback_url")
         now = utcnow()
         task_id = str(uuid.uuid4())
-        row = Task(
-            id=task_id,
-            account_id=principal.account_id,
-            api_key_id=principal.key_id,
-            mode=principal.mode,
-            status=TaskStatus.PENDING.value,
-            media_type=request.type.value,
-            task_type=request.task_type.value,
-            model=chosen.model.id,
-            requested_model=request.requested_model,
-            provider=chosen.model.provider,
-            request={
+        values: dict[str, Any] = {
+            "id": task_id,
+            "account_id": principal.account_id,
+            "api_key_id": principal.key_id,
+            "mode": principal.mode,
+            "status": TaskStatus.PENDING.value,
+            "media_type": request.type.value,
+            "task_type": request.task_type.value,
+            "model": chosen.model.id,
+            "requested_model": request.requested_model,
+            "provider": chosen.model.provider,
+            "request": {
                 **request.model_dump(mode="json"),
                 "fallbacks": [c.model.id for c in candidates[1:]] if not inp.model else [],
                 "input": inp.model_dump(mode="json"),
             },
-            prompt=request.prompt,
-            credit_cost=chosen.credits,
-            progress=0,
-            callback_url=request.callback_url,
-            attempts=[],
-            created_at=now,
-            updated_at=now,
-            deadline_at=now + timedelta(seconds=self.settings.task_timeout_seconds),
-        )
+            "prompt": request.prompt,
+            "credit_cost": chosen.credits,
+            "provider_job_id": None,
+            "provider_state": None,
+            "progress": 0,
+            "outputs": None,
+            "error_code": None,
+            "error_message": None,
+            "callback_url": request.callback_url,
+            "attempts": [],
+            "created_at": now,
+            "updated_at": now,
+            "started_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "deadline_at": now + timedelta(seconds=self.settings.task_timeout_seconds),
+        }
+        row = SimpleNamespace(**values)
         async with self.db.write() as session:
             await self.limits.admit_task(session, principal)
             await billing.reserve(session, principal.account_id, task_id, chosen.credits, chosen.model.id)
-            session.add(row)
+            # a prepared INSERT (no unit-of-work flush for a row we never modify); NULL columns are left
+            # out, so JSON columns hold SQL NULL as they did with the ORM
+            await prepared.execute(session, INSERT_TASK, {k: v for k, v in values.items() if v is not None})
             if self.enqueue_in_transaction is not None:
-                await session.flush()
                 await self.enqueue_in_transaction(session, task_id, "sandbox" if principal.is_test else row.provider)
             if claim is not None and render is not None:
                 await claim.store(session, *render(self.view(row)))
@@ -170,11 +226,11 @@ class TaskService:
         return self.view(row)
 
     async def get(self, principal: Principal, task_id: str) -> TaskView:
-        async with self.db.read() as session:
-            row = await session.get(Task, task_id)
-        if row is None or row.account_id != principal.account_id:
+        # the hottest read (clients poll it): one prepared SELECT, no ORM session
+        found = await self.db.fetch_one(TASK_BY_ID, {"task_id": task_id})
+        if found is None or found["account_id"] != principal.account_id:
             raise TaskNotFound("Task not found")
-        return self.view(row)
+        return self.view(SimpleNamespace(**found))
 
     async def list_tasks(self, principal: Principal, status: str | None, limit: int, offset: int) -> TaskPage:
         if status is not None and status not in LIST_STATUSES:
@@ -212,9 +268,10 @@ class TaskService:
 
     # --- engine-facing ---------------------------------------------------------------------------
 
-    async def load(self, task_id: str) -> Task | None:
-        async with self.db.read() as session:
-            return await session.get(Task, task_id)
+    async def load(self, task_id: str) -> SimpleNamespace | None:
+        """The task's columns as attributes (a prepared point read: the engine loads a task per step)."""
+        found = await self.db.fetch_one(TASK_BY_ID, {"task_id": task_id})
+        return SimpleNamespace(**found) if found is not None else None
 
     async def active_ids(self) -> list[str]:
         async with self.db.read() as session:
@@ -229,19 +286,19 @@ class TaskService:
         """pending → processing, saving the vendor's job id before the first poll."""
         now = utcnow()
         async with self.db.write() as session:
-            result = await session.execute(
-                update(Task)
-                .where(Task.id == task_id, Task.status.in_(ACTIVE_VALUES))
-                .values(
-                    status=TaskStatus.PROCESSING.value,
-                    provider=provider,
-                    provider_job_id=vendor_job_id,
-                    provider_state=state,
-                    started_at=func.coalesce(Task.started_at, now),
-                    updated_at=now,
-                )
+            changed = await prepared.execute(
+                session,
+                MARK_SUBMITTED,
+                {
+                    "task_id": task_id,
+                    "processing": TaskStatus.PROCESSING.value,
+                    "provider_name": provider,
+                    "job_id": vendor_job_id,
+                    "state": state,
+                    "now": now,
+                },
             )
-            return bool(getattr(result, "rowcount", 0))
+            return bool(changed)
 
     async def record_attempt(
         self,
@@ -294,29 +351,24 @@ class TaskService:
         Returns False (and changes nothing) when the task had already ended.
         """
         now = utcnow()
-        values: dict[str, Any] = {"status": status.value, "updated_at": now}
+        params: dict[str, Any] = {"task_id": task_id, "new_status": status.value, "now": now}
         if status is TaskStatus.COMPLETED:
-            values.update(outputs=outputs or [], completed_at=now, progress=100)
+            statement, params["outputs"] = FINISH_COMPLETED, outputs or []
         else:
-            values.update(
-                error_code=str(error_code) if error_code else None,
-                error_message=error_message,
-                failed_at=now,
-            )
+            statement = FINISH_FAILED
+            params.update(error_code=str(error_code) if error_code else None, error_message=error_message)
         async with self.db.write() as session:
-            result = await session.execute(
-                update(Task).where(Task.id == task_id, Task.status.in_(ACTIVE_VALUES)).values(**values)
-            )
-            if not getattr(result, "rowcount", 0):
+            if not await prepared.execute(session, statement, params):
                 return False
-            row = await session.get(Task, task_id, populate_existing=True)
-            assert row is not None
+            found = await prepared.first(session, TASK_BY_ID, {"task_id": task_id})
+            assert found is not None
+            row = SimpleNamespace(**found)
             await billing.settle(
                 session, row.account_id, row.id, row.credit_cost, row.model, capture=status is TaskStatus.COMPLETED
             )
             for asset in assets or []:
-                session.add(asset)
-            await session.flush()
+                values = {c.key: getattr(asset, c.key) for c in Asset.__table__.columns}
+                await prepared.execute(session, INSERT_ASSET, {k: v for k, v in values.items() if v is not None})
             await self.webhooks.enqueue(session, row, self.view(row))
         self.metrics.task_finished(row.provider, status.value, row.error_code)
         return True

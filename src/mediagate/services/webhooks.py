@@ -12,20 +12,24 @@ import json
 import random
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediagate.config import Settings
 from mediagate.net.urlguard import UnsafeURL, URLGuard
 from mediagate.services.views import TaskView
+from mediagate.store import prepared
 from mediagate.store.db import Database
 from mediagate.store.tables import Account, Task, WebhookAttempt, WebhookMessage
 from mediagate.store.types import utcnow
 from mediagate.webhooks import signature_header
 
+#: built once: every task's end looks up its account's webhook URL
+ACCOUNT_WEBHOOK_URL = select(Account.__table__.c.webhook_url).where(Account.__table__.c.id == bindparam("account"))
 EVENTS = {"completed": "task.completed", "failed": "task.failed", "cancelled": "task.cancelled"}
 
 
@@ -61,10 +65,11 @@ class WebhookService:
         self.db = db
         self.http = http
 
-    async def enqueue(self, session: AsyncSession, task: Task, view: TaskView) -> str | None:
+    async def enqueue(self, session: AsyncSession, task: Task | SimpleNamespace, view: TaskView) -> str | None:
         url = task.callback_url
         if url is None:
-            url = await session.scalar(select(Account.webhook_url).where(Account.id == task.account_id))
+            found = await prepared.first(session, ACCOUNT_WEBHOOK_URL, {"account": task.account_id})
+            url = found["webhook_url"] if found else None
         if not url:
             return None
         msg_id = f"msg_{task.id.replace('-', '')}_{view.status}"

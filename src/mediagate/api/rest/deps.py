@@ -12,7 +12,9 @@ from mediagate.services.gateway import Gateway
 from mediagate.services.views import Principal
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a thread round trip
+    # on every request
     gateway: Gateway = request.app.state.gateway
     return gateway
 
@@ -20,27 +22,49 @@ def get_gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-async def _principal(request: Request, response: Response, gateway: GatewayDep, kind: str) -> Principal:
+async def _caller(request: Request, kind: str) -> Principal:
+    """Authenticate and count the request; the X-RateLimit-* headers go to `request.state.rate_headers`."""
+    gateway: Gateway = request.app.state.gateway
     principal = await gateway.accounts.authenticate(request.headers.get("authorization"))
     request.state.principal = principal
     info = await gateway.limits.hit(principal, kind)
     if info is not None:
-        headers = info.headers()
-        request.state.rate_headers = headers
+        request.state.rate_headers = info.headers()
+    return principal
+
+
+async def _principal(request: Request, response: Response, kind: str) -> Principal:
+    principal = await _caller(request, kind)
+    headers = getattr(request.state, "rate_headers", None)
+    if headers:
         response.headers.update(headers)
     return principal
 
 
-async def creating_principal(request: Request, response: Response, gateway: GatewayDep) -> Principal:
-    return await _principal(request, response, gateway, "create")
+# (each takes the gateway from the app state rather than as a sub-dependency: FastAPI's dependency
+# resolution costs tens of microseconds per dependency, on every request)
+async def creating_principal(request: Request, response: Response) -> Principal:
+    return await _principal(request, response, "create")
 
 
-async def querying_principal(request: Request, response: Response, gateway: GatewayDep) -> Principal:
-    return await _principal(request, response, gateway, "query")
+async def querying_principal(request: Request, response: Response) -> Principal:
+    return await _principal(request, response, "query")
+
+
+async def creating_caller(request: Request) -> Principal:
+    return await _caller(request, "create")
+
+
+async def querying_caller(request: Request) -> Principal:
+    return await _caller(request, "query")
 
 
 CreatorDep = Annotated[Principal, Depends(creating_principal)]
 CallerDep = Annotated[Principal, Depends(querying_principal)]
+#: for the hot endpoints that build their own response: the caller adds `request.state.rate_headers`
+#: itself (no injected `Response` to merge headers from)
+CreatorOnlyDep = Annotated[Principal, Depends(creating_caller)]
+CallerOnlyDep = Annotated[Principal, Depends(querying_caller)]
 
 
 async def require_admin(request: Request, gateway: GatewayDep) -> None:

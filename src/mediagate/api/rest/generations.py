@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from mediagate.api.rest.deps import CreatorDep, GatewayDep
+from mediagate.api.rest.deps import CreatorOnlyDep
 from mediagate.api.rest.schemas import GenerationBody, created_json, ok
+from mediagate.services.gateway import Gateway
 from mediagate.services.idempotency import Claim
 from mediagate.services.views import TaskView
 
@@ -23,19 +24,18 @@ def render(view: TaskView) -> tuple[int, dict[str, Any]]:
 async def create_generation(
     body: GenerationBody,
     request: Request,
-    principal: CreatorDep,
-    gateway: GatewayDep,
+    principal: CreatorOnlyDep,
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> Any:
     """Create a generation task (video, image, speech or avatar)."""
+    gateway: Gateway = request.app.state.gateway
 
     async def handler(claim: Claim | None) -> tuple[int, dict[str, Any]]:
         view = await gateway.tasks.create(principal, body.to_input(), claim=claim, render=render)
         return render(view)
 
-    status, payload, replayed = await gateway.idempotency.run(
-        principal, idempotency_key, body.model_dump(mode="json", exclude_none=True), handler
-    )
+    fingerprinted = body.model_dump(mode="json", exclude_none=True) if idempotency_key is not None else None
+    status, payload, replayed = await gateway.idempotency.run(principal, idempotency_key, fingerprinted, handler)
     headers = dict(getattr(request.state, "rate_headers", None) or {})
     if replayed:
         headers["Idempotent-Replayed"] = "true"

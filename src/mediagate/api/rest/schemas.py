@@ -49,7 +49,8 @@ class GenerationBody(BaseModel):
 
 
 def ts(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    """`2026-01-02T03:04:05Z` (what `strftime("%Y-%m-%dT%H:%M:%SZ")` gives, at a fraction of its cost)."""
+    return value.isoformat(timespec="seconds")[:19] + "Z" if value is not None else None
 
 
 def created_json(view: TaskView) -> dict[str, Any]:

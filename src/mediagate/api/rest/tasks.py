@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
-from mediagate.api.rest.deps import CallerDep, CreatorDep, GatewayDep
+from mediagate.api.rest.deps import CallerDep, CallerOnlyDep, CreatorDep, GatewayDep, querying_caller
 from mediagate.api.rest.schemas import ok, page_json, task_json
 from mediagate.errors import NotFound
+from mediagate.services.gateway import Gateway
+from mediagate.services.views import Principal
 
 router = APIRouter(tags=["tasks"])
 
@@ -25,9 +29,33 @@ async def list_tasks(
     return ok(page_json(page))
 
 
-@router.get("/tasks/{task_id}")
-async def get_task(task_id: str, principal: CallerDep, gateway: GatewayDep) -> dict[str, Any]:
-    return ok(task_json(await gateway.tasks.get(principal, task_id)))
+@router.get("/tasks/{task_id}", response_class=JSONResponse)
+async def get_task(task_id: str, request: Request, principal: CallerOnlyDep) -> Response:
+    # (documents the endpoint in the OpenAPI schema; requests are served by `get_task_fast`, below)
+    return await _get_task(request, principal, task_id)
+
+
+async def _get_task(request: Request, principal: Principal, task_id: str) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    payload = ok(task_json(await gateway.tasks.get(principal, task_id)))
+    return JSONResponse(payload, headers=getattr(request.state, "rate_headers", None))
+
+
+async def get_task_fast(request: Request) -> Response:
+    """`GET /api/v1/tasks/{task_id}` as a plain Starlette endpoint: the same authentication, rate limit,
+    lookup, body, headers and errors as `get_task`, without FastAPI's per-request routing and
+    dependency machinery, which cost more than the work itself (see docs/benchmarks.md). Clients poll
+    this endpoint: it is the hottest one."""
+    principal = await querying_caller(request)
+    return await _get_task(request, principal, request.path_params["task_id"])
+
+
+def install_fast_routes(app: FastAPI) -> None:
+    """Put the plain route for `GET /api/v1/tasks/{task_id}` first in the app's routing table (the
+    FastAPI route stays, for the OpenAPI schema, and is shadowed by it)."""
+    route = Route("/api/v1/tasks/{task_id}", get_task_fast, methods=["GET"], include_in_schema=False)
+    route.methods = {"GET"}  # like the FastAPI route: no implicit HEAD
+    app.router.routes.insert(0, route)
 
 
 @router.post("/tasks/{task_id}/cancel")
