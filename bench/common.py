@@ -334,7 +334,7 @@ def proc_status_kb_meminfo() -> int:
 def versions() -> str:
     from importlib.metadata import version
 
-    names = ["fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "aiosqlite", "asyncpg", "httpx"]
+    names = ["fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "asyncpg", "httpx", "aiohttp"]
     out = []
     for name in names:
         with contextlib.suppress(Exception):

@@ -96,14 +96,23 @@ async def ledger_consistent(gateway: Gateway, account_id: str) -> None:
     assert all(n == 1 for n in kinds.values()), kinds
 
 
-def pg_reachable() -> bool:
+def reachable(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port` (the PostgreSQL and Redis the tests use)."""
     import socket
 
     try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
     except OSError:
         return False
+
+
+def pg_reachable() -> bool:
+    return reachable(5432)
+
+
+def redis_reachable() -> bool:
+    return reachable(6379)
 
 
 @asynccontextmanager

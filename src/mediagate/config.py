@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     engine: Literal["auto", "embedded", "procrastinate"] = "auto"
     worker_concurrency: int = 1000
+    worker_fetchers: int = 4
     worker_heartbeat_seconds: float = 10.0
     worker_stalled_seconds: float = 30.0
     redis_url: str | None = None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import pg_reachable
+from tests.helpers import pg_reachable, redis_reachable
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -29,15 +29,6 @@ def run_bench(script: str, *args: str) -> str:
 
 
 def needs_scale_out() -> None:
-    def redis_reachable() -> bool:
-        import socket
-
-        try:
-            with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-                return True
-        except OSError:
-            return False
-
     if not (pg_reachable() and redis_reachable()):
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL and Redis must be reachable on 127.0.0.1 under CI")

@@ -14,7 +14,7 @@ from mediagate.api import errors
 from mediagate.api.digen import router as digen_router
 from mediagate.api.graphql import graphql_router
 from mediagate.api.openai import router as openai_router
-from mediagate.api.rest import files
+from mediagate.api.rest import files, generations
 from mediagate.api.rest import router as rest_router
 from mediagate.api.rest.tasks import install_fast_routes
 from mediagate.config import Settings
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True, gatewa
     errors.install(app)
     app.include_router(rest_router)
     install_fast_routes(app)  # GET /api/v1/tasks/{id} served by a plain route (docs/benchmarks.md)
+    generations.install_fast_route(app)  # and POST /api/v1/generations
     app.include_router(files.router)
     app.include_router(graphql_router(), prefix="/graphql")
     app.include_router(openai_router)

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mediagate.api.fastjson import FastJSONResponse
 from mediagate.errors import ErrorCode, MediagateError
 
 log = logging.getLogger("mediagate.api")
@@ -19,7 +20,7 @@ log = logging.getLogger("mediagate.api")
 def envelope(code: str, message: str, status: int, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    return FastJSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def _rate_headers(request: Request) -> dict[str, str]:

@@ -10,7 +10,7 @@ import click
 
 
 def tune_gc() -> None:
-    """Called once the process has built everything it keeps (modules, catalog, app, gateway).
+    """Collector and GIL settings for a long-running server process. Called once the process has built everything it keeps (modules, catalog, app, gateway).
 
     Those objects live as long as the process: `gc.freeze()` takes them out of every later collection.
     And the young generation is collected after 50,000 allocations instead of 700: a server allocates
@@ -24,6 +24,11 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+    # The event loop's thread releases the GIL on every SQLite call and socket operation, and must win
+    # it back from the worker threads (media probing, file writes) each time: with the default 5 ms
+    # switch interval a busy worker thread makes the loop wait up to 5 ms per call. 0.5 ms keeps the
+    # loop responsive while threads work (docs/benchmarks.md).
+    sys.setswitchinterval(0.0005)
 
 
 def _key_hint() -> str:

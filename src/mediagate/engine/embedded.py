@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 
 from mediagate.engine.job import TaskJob
 
@@ -38,15 +39,17 @@ class EmbeddedRunner:
         await asyncio.gather(*pending, return_exceptions=True)
         self.running.clear()
 
-    async def dispatch(self, task_id: str) -> None:
+    async def dispatch(self, task_id: str, created: SimpleNamespace | None = None) -> None:
         if not self.started or task_id in self.running:
             return
-        task = asyncio.create_task(self._run(task_id), name=f"task-{task_id}")
+        # (a task created here starts from its committed row: a cancel can only reach it through
+        # `abort`, which cancels this asyncio task, so the row cannot be stale when the job starts)
+        task = asyncio.create_task(self._run(task_id, created), name=f"task-{task_id}")
         self.running[task_id] = task
 
-    async def _run(self, task_id: str) -> None:
+    async def _run(self, task_id: str, created: SimpleNamespace | None = None) -> None:
         try:
-            await self.job.run(task_id)
+            await self.job.run(task_id, created)
         except asyncio.CancelledError:
             pass
         except Exception:  # the job records its own failures; this is a last resort

@@ -9,6 +9,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from mediagate.catalog import Catalog
@@ -40,6 +41,7 @@ log = logging.getLogger("mediagate.engine")
 #: keys of `tasks.request` that are not part of the `GenerationRequest`
 EXTRA_KEYS = ("fallbacks", "input")
 T = TypeVar("T")
+ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
 
 
 class TaskJob:
@@ -80,11 +82,15 @@ class TaskJob:
     def _adapter(self, provider: str, mode: str) -> ProviderAdapter:
         return self.registry.get("sandbox" if mode == "test" else provider)
 
-    async def run(self, task_id: str) -> None:
-        row = await self.tasks.load(task_id)
-        if row is None or row.status not in [s.value for s in ACTIVE]:
+    async def run(self, task_id: str, created: SimpleNamespace | None = None) -> None:
+        """Run the task to its end. `created`: its row as just committed by `TaskService.create` (with the
+        validated request as `request_model`), which saves reading it back."""
+        row = created if created is not None else await self.tasks.load(task_id)
+        if row is None or row.status not in ACTIVE_VALUES:
             return
-        request = GenerationRequest.model_validate({k: v for k, v in row.request.items() if k not in EXTRA_KEYS})
+        request = getattr(row, "request_model", None) or GenerationRequest.model_validate(
+            {k: v for k, v in row.request.items() if k not in EXTRA_KEYS}
+        )
         job = ProviderJob(task_id, request, row.provider_job_id, dict(row.provider_state or {}))
         deadline = row.deadline_at.timestamp()
         adapter = self._adapter(row.provider, row.mode)
@@ -93,12 +99,19 @@ class TaskJob:
                 fresh = job.vendor_job_id is None
                 if fresh:
                     submitted = await self._submit(
-                        row.mode, row.request.get("fallbacks", []), row.request.get("input") or {}, job, deadline
+                        row.mode,
+                        row.request.get("fallbacks", []),
+                        row.request.get("input") or {},
+                        job,
+                        deadline,
+                        account_id=row.account_id,
                     )
                     if submitted is None:
                         return
                     adapter, job = submitted
-                await self._poll_until_done(adapter, job, deadline, fresh=fresh)
+                await self._poll_until_done(
+                    adapter, job, deadline, fresh=fresh, account_id=row.account_id, sandbox=row.mode == "test"
+                )
         except TimeoutError:
             minutes = self.settings.task_timeout_seconds / 60
             await self._best_effort_cancel(adapter, job)
@@ -139,7 +152,14 @@ class TaskJob:
             )
 
     async def _submit(
-        self, mode: str, fallbacks: list[str], raw_input: dict[str, Any], job: ProviderJob, deadline: float
+        self,
+        mode: str,
+        fallbacks: list[str],
+        raw_input: dict[str, Any],
+        job: ProviderJob,
+        deadline: float,
+        *,
+        account_id: str,
     ) -> tuple[ProviderAdapter, ProviderJob] | None:
         """Submit to the chosen provider, falling back to the next candidates while no vendor has
         accepted the job. Returns None when the task already ended here (synchronous providers)."""
@@ -183,7 +203,7 @@ class TaskJob:
                 )
             if isinstance(result, Finished):
                 await self.tasks.mark_submitted(job.task_id, request.provider, result.vendor_job_id, {})
-                await self._store_and_complete(current, result.outputs)
+                await self._store_and_complete(current, result.outputs, account_id, sandbox=mode == "test")
                 return None
             current.vendor_job_id, current.state = result.vendor_job_id, dict(result.state)
             if not await self.tasks.mark_submitted(job.task_id, request.provider, result.vendor_job_id, current.state):
@@ -194,7 +214,14 @@ class TaskJob:
         raise last_error
 
     async def _poll_until_done(
-        self, adapter: ProviderAdapter, job: ProviderJob, deadline: float, *, fresh: bool = False
+        self,
+        adapter: ProviderAdapter,
+        job: ProviderJob,
+        deadline: float,
+        *,
+        fresh: bool = False,
+        account_id: str,
+        sandbox: bool,
     ) -> None:
         custom = getattr(adapter, "poll_interval", None)
         interval = float(custom()) if callable(custom) else self.settings.poll_interval_seconds
@@ -207,7 +234,7 @@ class TaskJob:
         while True:
             result = await self._retry(lambda: adapter.poll(job), deadline)
             if result.status is JobStatus.SUCCEEDED:
-                await self._store_and_complete(job, result.outputs)
+                await self._store_and_complete(job, result.outputs, account_id, sandbox=sandbox)
                 return
             if result.status is JobStatus.FAILED:
                 code = ErrorCode.CONTENT_POLICY if result.content_policy else ErrorCode.GENERATION_FAILED
@@ -219,10 +246,11 @@ class TaskJob:
             await asyncio.sleep(interval)
             interval = min(ceiling, interval * 1.25)
 
-    async def _store_and_complete(self, job: ProviderJob, refs: list[OutputRef]) -> None:
-        row = await self.tasks.load(job.task_id)
-        if row is None or row.status not in [s.value for s in ACTIVE]:
-            return
+    async def _store_and_complete(
+        self, job: ProviderJob, refs: list[OutputRef], account_id: str, *, sandbox: bool
+    ) -> None:
+        # (no re-read of the task first: a cancel stops this job (the runner's abort), and `complete`
+        # is the guarded transition: if the task ended meanwhile, the stored files are discarded)
         if not refs:
             raise VendorServerError("the provider reported success without any output")
         stored, rows = [], []
@@ -230,12 +258,12 @@ class TaskJob:
             data = await self.assets.fetch(ref)
             output, asset = await self.assets.save(
                 data,
-                account_id=row.account_id,
-                task_id=row.id,
+                account_id=account_id,
+                task_id=job.task_id,
                 kind="output",
                 media_type=ref.media_type,
                 format_hint=ref.format,
-                sandbox=row.mode == "test",
+                sandbox=sandbox,
                 ref=ref,
             )
             stored.append(output)

@@ -51,6 +51,12 @@ def probe(data: bytes, hint: str | None = None) -> MediaInfo:
     if fmt == "wav":
         with wave.open(io.BytesIO(data)) as w:
             return MediaInfo(fmt, duration=w.getnframes() / float(w.getframerate()))
+    if fmt == "mp4":
+        from mediagate.media.mp4 import probe_mp4
+
+        found = probe_mp4(data)
+        if found is not None:
+            return MediaInfo(fmt, *found)
     if fmt in ("mp4", "webm", "mp3", "ogg", "flac"):
         return _probe_av(data, fmt)
     return MediaInfo(fmt)

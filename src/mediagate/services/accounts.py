@@ -214,11 +214,13 @@ class AccountService:
         raw = raw.strip()
         if scheme.lower() != "bearer" or not raw:
             raise InvalidApiKey("Invalid or missing API key (expected 'Authorization: Bearer <key>')")
-        digest = hash_key(raw)
-        cached = self._cache.get(digest)
+        # cached by the presented key itself: a hit costs a dict lookup, not a SHA-256 (this runs on
+        # every request); the database only ever sees the hash
+        cached = self._cache.get(raw)
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
+        digest = hash_key(raw)
         async with self.db.read() as session:
             result = (
                 await session.execute(
@@ -234,7 +236,7 @@ class AccountService:
         principal = Principal(account_id=result.account_id, key_id=result.id, mode=result.mode, plan=result.plan)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[digest] = (now + KEY_CACHE_SECONDS, principal)
+        self._cache[raw] = (now + KEY_CACHE_SECONDS, principal)
         return principal
 
 

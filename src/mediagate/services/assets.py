@@ -18,7 +18,9 @@ from mediagate.config import Settings
 from mediagate.domain.media import CONTENT_TYPES, MediaType
 from mediagate.domain.outputs import OutputRef, StoredOutput
 from mediagate.errors import NotFound
-from mediagate.media.probe import probe
+from mediagate.media.mp4 import probe_mp4
+from mediagate.media.probe import MediaInfo, probe, sniff
+from mediagate.net.http import DownloadTooLarge, VendorHTTPClient
 from mediagate.net.urlguard import URLGuard
 from mediagate.providers.base import VendorError, VendorServerError
 from mediagate.store.db import Database
@@ -27,6 +29,8 @@ from mediagate.store.types import utcnow
 
 #: outputs larger than this are refused (a runaway vendor URL must not fill the disk)
 MAX_OUTPUT_BYTES = 2 * 1024**3
+#: outputs up to this size are probed and written on the event loop, larger ones in a thread
+INLINE_BYTES = 256 * 1024
 
 
 class AssetService:
@@ -36,6 +40,7 @@ class AssetService:
         self.db = db
         self.http = http
         self.root = settings.assets_dir
+        self._dirs: set[Path] = set()  #: directories known to exist
 
     # --- signing -------------------------------------------------------------------------------
 
@@ -124,24 +129,35 @@ class AssetService:
         if ref.url is None:
             raise VendorServerError("provider returned an output with neither data nor URL")
         try:
-            async with self.http.stream("GET", ref.url, headers=ref.headers, follow_redirects=True) as response:
+            if isinstance(self.http, VendorHTTPClient):
+                response = await self.http.download(ref.url, headers=ref.headers, max_bytes=MAX_OUTPUT_BYTES)
                 if response.status_code >= 400:
                     raise VendorServerError(f"downloading the output failed: HTTP {response.status_code}")
+                return response.content
+            async with self.http.stream("GET", ref.url, headers=ref.headers, follow_redirects=True) as streamed:
+                if streamed.status_code >= 400:
+                    raise VendorServerError(f"downloading the output failed: HTTP {streamed.status_code}")
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in response.aiter_bytes():
+                async for chunk in streamed.aiter_bytes():
                     size += len(chunk)
                     if size > MAX_OUTPUT_BYTES:
-                        raise VendorServerError("output is larger than the 2 GiB limit")
+                        raise DownloadTooLarge(ref.url)
                     chunks.append(chunk)
                 return b"".join(chunks)
+        except DownloadTooLarge as exc:
+            raise VendorServerError("output is larger than the 2 GiB limit") from exc
         except VendorError:
             raise
         except httpx.HTTPError as exc:
             raise VendorServerError(f"downloading the output failed: {exc.__class__.__name__}") from exc
 
     def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if len(self._dirs) > 1000:
+                self._dirs.clear()
+            self._dirs.add(path.parent)
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_bytes(data)
         os.replace(tmp, path)
@@ -159,12 +175,22 @@ class AssetService:
         ref: OutputRef | None = None,
     ) -> tuple[StoredOutput, Asset]:
         """Write the file and describe it; the caller adds the returned `Asset` row in its transaction."""
-        info = await asyncio.to_thread(probe, data, format_hint)
+        # small files are probed and written on the loop: a thread hop (and winning the GIL back from
+        # the thread) costs more than the work; large ones, and PyAV, go to a thread
+        if len(data) <= INLINE_BYTES:
+            info = probe(data, format_hint)
+        elif sniff(data) == "mp4" and (found := probe_mp4(data)) is not None:
+            info = MediaInfo("mp4", *found)
+        else:
+            info = await asyncio.to_thread(probe, data, format_hint)
         fmt = info.format if info.format != "bin" else (format_hint or "bin")
         asset_id = str(uuid.uuid4())
         now = utcnow()
         relative = Path(now.strftime("%Y/%m/%d")) / f"{asset_id}.{fmt}"
-        await asyncio.to_thread(self._write, self.root / relative, data)
+        if len(data) <= INLINE_BYTES:
+            self._write(self.root / relative, data)
+        else:
+            await asyncio.to_thread(self._write, self.root / relative, data)
         content_type = CONTENT_TYPES.get(fmt, "application/octet-stream")
         width = info.width or (ref.width if ref else None)
         height = info.height or (ref.height if ref else None)

@@ -52,7 +52,7 @@ INSERT_LEDGER = insert(LedgerEntry)
 
 
 async def reserve(session: AsyncSession, account_id: str, task_id: str, credits: int, model: str) -> None:
-    """Move `credits` from available to reserved, or raise INSUFFICIENT_CREDITS."""
+    """Move `credits` from available to reserved, or raise INSUFFICIENT_CREDITS having changed nothing."""
     if not await prepared.execute(session, RESERVE, {"account": account_id, "amount": credits}):
         available = await session.scalar(select(Account.balance).where(Account.id == account_id))
         raise InsufficientCredits(credits, int(available or 0))

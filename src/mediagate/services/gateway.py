@@ -71,6 +71,7 @@ class Gateway:
                 self.job,
                 settings.resolved_database_url,
                 concurrency=settings.worker_concurrency,
+                fetchers=settings.worker_fetchers,
                 heartbeat_seconds=settings.worker_heartbeat_seconds,
                 stalled_seconds=settings.worker_stalled_seconds,
             )

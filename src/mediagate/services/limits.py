@@ -1,5 +1,6 @@
-"""Rate limits (per key, per minute, with the `limits` library) and task admission (per account:
-in-flight concurrency and a daily cap, counted in the database so they hold across processes)."""
+"""Rate limits (per key, per minute: a moving window in this process's memory, or on Redis when several
+API processes share it) and task admission (per account: in-flight concurrency and a daily cap, counted
+in the database so they hold across processes)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,17 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediagate.domain.media import ACTIVE
 from mediagate.errors import RateLimitExceeded
 from mediagate.services.plans import Plan, PlanBook
+from mediagate.services.redis_window import RedisWindows
 from mediagate.services.views import Principal
 from mediagate.store import prepared
 from mediagate.store.tables import Account, Task
 
-NAMESPACE = "mediagate"
 #: built once: every task creation reads its account's plan (and locks the row on PostgreSQL)
 ACCOUNT_LIMITS = (
     select(Account.__table__.c.plan, Account.__table__.c.limits_override)
@@ -85,12 +82,11 @@ class MemoryWindows:
 class LimitService:
     def __init__(self, plans: PlanBook, redis_url: str | None = None) -> None:
         self.plans = plans
-        #: shared by every API process (scale-out): `limits` on Redis; else in this process's memory
-        self.limiter: MovingWindowRateLimiter | None = None
+        #: shared by every API process (scale-out): on Redis; else in this process's memory
+        self.redis: RedisWindows | None = None
         self.memory: MemoryWindows | None = None
         if redis_url:
-            storage: Storage = storage_from_string(f"async+{redis_url}", implementation="redispy")  # type: ignore[assignment]
-            self.limiter = MovingWindowRateLimiter(storage)
+            self.redis = RedisWindows(redis_url)
         else:
             self.memory = MemoryWindows()
 
@@ -115,11 +111,8 @@ class LimitService:
             if self.memory is not None:
                 allowed, remaining, reset_at = self.memory.hit((principal.key_id, scope), amount)
             else:
-                assert self.limiter is not None
-                item = RateLimitItemPerMinute(amount, namespace=NAMESPACE)
-                allowed = await self.limiter.hit(item, principal.key_id, scope)
-                stats = await self.limiter.get_window_stats(item, principal.key_id, scope)
-                remaining, reset_at = stats.remaining, stats.reset_time
+                assert self.redis is not None
+                allowed, remaining, reset_at = await self.redis.hit((principal.key_id, scope), amount)
             reset = max(1, math.ceil(reset_at - time.time()))
             info = RateInfo(limit=amount, remaining=remaining, reset_seconds=reset)
             if not allowed:

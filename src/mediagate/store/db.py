@@ -9,6 +9,7 @@ microseconds, less than handing them to a thread would. On PostgreSQL both sides
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -69,16 +70,37 @@ class Database:
             self.read_engine = _sqlite_engine(url, writer=False)
             self._points: _SQLitePoints | None = _SQLitePoints(make_url(url).database or ":memory:", self.read_engine)
         else:
-            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # No `pool_pre_ping`: on asyncpg it is a BEGIN and a ROLLBACK (two round trips) before every
+            # checkout — more than a `GET /api/v1/tasks/{id}` needs in all. A connection that died
+            # (PostgreSQL restarted) fails its statement once, and SQLAlchemy then drops the whole pool.
+            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
             self.read_engine = self.write_engine
             self._points = None
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._groups: dict[asyncio.AbstractEventLoop, _GroupCommit] = {}
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """One writing transaction: committed on success, rolled back on any exception."""
-        async with self._writer() as session, session.begin():
+    async def write(self, *, core: bool = False) -> AsyncIterator[AsyncSession]:
+        """One writing transaction: committed on success, rolled back on any exception.
+
+        On SQLite, writers that queue up behind each other share one transaction (group commit,
+        `_GroupCommit`): each still commits or fails on its own, and returns only once its work is
+        committed. `core=True` promises that the block only runs Core statements (prepared ones or
+        `session.execute` of a Core statement), no ORM objects: its SAVEPOINT then goes straight to
+        SQLite, without SQLAlchemy's nested-transaction bookkeeping (the hot paths: creation and
+        `mark_submitted`)."""
+        if not self.is_sqlite:
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        loop = asyncio.get_running_loop()
+        group = self._groups.get(loop)
+        if group is None:
+            for old in [k for k in self._groups if k.is_closed()]:
+                del self._groups[old]
+            group = self._groups[loop] = _GroupCommit(self._writer)
+        async with group.unit(core=core) as session:
             yield session
 
     @asynccontextmanager
@@ -94,7 +116,10 @@ class Database:
         """
         if self._points is not None and self._points.can_run(statement, params):
             return await self._points.fetch_one(statement, params)
+        # autocommit: one statement, one round trip (no BEGIN before it, no ROLLBACK after)
         async with self.read_engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             row = (await conn.execute(statement, params)).mappings().first()
             return dict(row) if row is not None else None
 
@@ -118,6 +143,120 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+class _GroupCommit:
+    """Group commit for SQLite's one writer.
+
+    SQLite has a single writer, so in-process writers always queued for it (one pooled connection). A
+    commit writes every page the transaction touched to the WAL, and opening and committing a session
+    costs more Python than the statements in it: most of a `POST /api/v1/generations` (see
+    docs/benchmarks.md). So when writers are waiting, the next one continues the current transaction
+    instead of starting its own, and the last of the batch commits for all of them:
+
+    - each writer's work runs inside a SAVEPOINT (`begin_nested`): an exception rolls back that writer's
+      work only, and only that writer sees it;
+    - a writer leaves `write()` only after the COMMIT that contains its work (if that commit fails,
+      every writer of the batch gets the error: nothing of theirs was kept);
+    - a batch ends when no writer is waiting or after `MAX_UNITS` writers, so one writer alone commits
+      at once, exactly as before, and a batch waits for nobody.
+    """
+
+    MAX_UNITS = 32
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+        self._maker = maker
+        self._lock = asyncio.Lock()
+        self._waiting = 0
+        self._session: AsyncSession | None = None
+        self._committed: asyncio.Future[None] | None = None
+        self._units = 0
+
+    @asynccontextmanager
+    async def unit(self, *, core: bool = False) -> AsyncIterator[AsyncSession]:
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        except BaseException:  # cancelled while waiting: the open batch may have been left for us
+            self._waiting -= 1
+            if self._session is not None and not self._waiting and not self._lock.locked():
+                asyncio.get_running_loop().create_task(self._commit_left_batch())
+            raise
+        self._waiting -= 1
+        try:
+            if self._session is None:
+                session = self._maker()
+                try:
+                    await session.begin()
+                    await session.connection()  # BEGIN IMMEDIATE now: the write lock, before any work
+                except BaseException:
+                    await session.close()
+                    raise
+                self._session, self._units = session, 0
+                self._committed = asyncio.get_running_loop().create_future()
+            session, committed = self._session, self._committed
+            assert committed is not None
+            try:
+                if core:
+                    async with _raw_savepoint(session):
+                        yield session
+                else:
+                    async with session.begin_nested():
+                        # emit the SAVEPOINT now: SQLAlchemy would only when the session next asks for
+                        # its connection, and the prepared statements (`store/prepared.py`) never ask
+                        await session.connection()
+                        yield session
+            except BaseException:
+                await self._end_unit()
+                raise
+            await self._end_unit()
+        finally:
+            self._lock.release()
+        await asyncio.shield(committed)
+
+    async def _commit_left_batch(self) -> None:
+        async with self._lock:
+            if self._session is not None:
+                await self._end_unit(force=True)
+
+    async def _end_unit(self, force: bool = False) -> None:
+        """After a writer's work: continue the batch when another writer waits, else commit it."""
+        self._units += 1
+        if not force and self._units < self.MAX_UNITS:
+            if not self._waiting:
+                # statements run inline (they never suspend), so a writer that is ready to run only
+                # reaches the lock once we let the loop run: one turn of it, and any that did join
+                await asyncio.sleep(0)
+            if self._waiting:
+                return
+        session, committed = self._session, self._committed
+        self._session = self._committed = None
+        assert session is not None and committed is not None
+        try:
+            await session.commit()
+        except BaseException as exc:
+            committed.set_exception(exc)
+            committed.exception()  # (retrieved: the writers that await it get it)
+            raise
+        else:
+            committed.set_result(None)
+        finally:
+            await session.close()
+
+
+@asynccontextmanager
+async def _raw_savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """A SAVEPOINT issued on the inline driver itself (for Core-only writers, see `Database.write`)."""
+    raw, _ = await prepared.inline(session)
+    assert raw is not None
+    await raw.execute_now("SAVEPOINT mediagate_writer")
+    try:
+        yield
+    except BaseException:
+        await raw.execute_now("ROLLBACK TO mediagate_writer")
+        await raw.execute_now("RELEASE mediagate_writer")
+        raise
+    await raw.execute_now("RELEASE mediagate_writer")
 
 
 class _SQLitePoints:

@@ -78,7 +78,7 @@ def _compile(statement: Executable, dialect: Dialect, params: dict[str, Any]) ->
     return Prepared(compiled.string, names, binds, keys, results, constants)
 
 
-async def _inline(session: AsyncSession) -> tuple[InlineConnection | None, Dialect]:
+async def inline(session: AsyncSession) -> tuple[InlineConnection | None, Dialect]:
     """The session's inline SQLite connection (None on other drivers) and its dialect, looked up once
     per session (asking the session for its connection costs more than the statement itself)."""
     found: tuple[InlineConnection | None, Dialect] | None = session.info.get("mediagate.inline")
@@ -94,7 +94,7 @@ async def _inline(session: AsyncSession) -> tuple[InlineConnection | None, Diale
 
 async def execute(session: AsyncSession, statement: Executable, params: dict[str, Any]) -> int:
     """Run an INSERT/UPDATE/DELETE in the session's transaction; returns the row count."""
-    driver, dialect = await _inline(session)
+    driver, dialect = await inline(session)
     if driver is not None:
         prepared = prepare(statement, dialect, params)
         if prepared is not None:
@@ -108,7 +108,7 @@ async def execute(session: AsyncSession, statement: Executable, params: dict[str
 
 async def first(session: AsyncSession, statement: Select[Any], params: dict[str, Any]) -> dict[str, Any] | None:
     """The first row of a SELECT, run in the session's transaction, as a dict."""
-    driver, dialect = await _inline(session)
+    driver, dialect = await inline(session)
     if driver is not None:
         prepared = prepare(statement, dialect, params)
         if prepared is not None:

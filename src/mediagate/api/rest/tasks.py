@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
+from mediagate.api.fastjson import FastJSONResponse
 from mediagate.api.rest.deps import CallerDep, CallerOnlyDep, CreatorDep, GatewayDep, querying_caller
 from mediagate.api.rest.schemas import ok, page_json, task_json
 from mediagate.errors import NotFound
@@ -38,7 +39,7 @@ async def get_task(task_id: str, request: Request, principal: CallerOnlyDep) -> 
 async def _get_task(request: Request, principal: Principal, task_id: str) -> Response:
     gateway: Gateway = request.app.state.gateway
     payload = ok(task_json(await gateway.tasks.get(principal, task_id)))
-    return JSONResponse(payload, headers=getattr(request.state, "rate_headers", None))
+    return FastJSONResponse(payload, headers=getattr(request.state, "rate_headers", None))
 
 
 async def get_task_fast(request: Request) -> Response:
