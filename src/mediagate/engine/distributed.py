@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediagate.engine.job import TaskJob
+from mediagate.store.errors import StoreUnavailable
 
 log = logging.getLogger("mediagate.engine")
 
@@ -76,11 +77,16 @@ class ProcrastinateRunner:
         self._workers: list[asyncio.Task[None]] = []
         self._stalled: asyncio.Task[None] | None = None
 
-        # A job interrupted by a worker shutdown (CancelledError) goes back to the queue; the job itself
-        # never raises otherwise (it records failures on the task).
+        # A job interrupted by a worker shutdown (CancelledError) or by a database outage
+        # (StoreUnavailable) goes back to the queue; the job itself never raises otherwise (it records
+        # failures on the task).
         from procrastinate import RetryStrategy
 
-        retry = RetryStrategy(max_attempts=1000, wait=1, retry_exceptions={asyncio.CancelledError})  # type: ignore[arg-type]
+        retry = RetryStrategy(
+            max_attempts=1000,
+            wait=1,
+            retry_exceptions={asyncio.CancelledError, StoreUnavailable},  # type: ignore[arg-type]
+        )
 
         @self.app.task(name=TASK_NAME, retry=retry)
         async def run_task(task_id: str) -> None:

@@ -1,7 +1,7 @@
 """The embedded runner: asyncio tasks inside `mediagate serve` (the default; no other process needed).
 
 On start it resumes every task that is not terminal: a task whose vendor job id was saved is polled,
-not resubmitted. Remote tasks cost one coroutine each while they wait, so thousands can be in flight.
+not resubmitted. A job stopped by a database outage (`StoreUnavailable`) runs again after a backoff. Remote tasks cost one coroutine each while they wait, so thousands can be in flight.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
 from mediagate.engine.job import TaskJob
+from mediagate.store.errors import StoreUnavailable
 
 log = logging.getLogger("mediagate.engine")
+#: the longest wait before a job interrupted by a database outage runs again (doubling from 1 s)
+RERUN_MAX_DELAY = 30.0
 
 
 class EmbeddedRunner:
@@ -48,8 +51,18 @@ class EmbeddedRunner:
         self.running[task_id] = task
 
     async def _run(self, task_id: str, created: SimpleNamespace | None = None) -> None:
+        delay = 1.0
         try:
-            await self.job.run(task_id, created)
+            while True:
+                try:
+                    await self.job.run(task_id, created)
+                    return
+                except StoreUnavailable:
+                    # the database did not answer: run the job again from its saved row (a vendor job id
+                    # it saved is polled, not resubmitted; a task past its deadline fails as timed out)
+                    log.warning("task %s: database unavailable; running its job again in %.0fs", task_id, delay)
+                await asyncio.sleep(delay)
+                created, delay = None, min(RERUN_MAX_DELAY, delay * 2)
         except asyncio.CancelledError:
             pass
         except Exception:  # the job records its own failures; this is a last resort

@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from mediagate.catalog import Catalog
 from mediagate.config import Settings
@@ -35,13 +35,18 @@ from mediagate.services.assets import AssetService
 from mediagate.services.health import ProviderHealth
 from mediagate.services.tasks import TaskService
 from mediagate.services.validation import validate
+from mediagate.store.errors import StoreUnavailable, is_transient
 from mediagate.store.types import utcnow
 
 log = logging.getLogger("mediagate.engine")
 #: keys of `tasks.request` that are not part of the `GenerationRequest`
 EXTRA_KEYS = ("fallbacks", "input")
 T = TypeVar("T")
+P = ParamSpec("P")
 ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
+#: how long a write that records what a vendor told us (its job id, the outputs) is retried here
+#: while the database is unavailable, before the job gives up and its runner runs it again later
+STORE_RETRY_SECONDS = 60.0
 
 
 class TaskJob:
@@ -84,7 +89,21 @@ class TaskJob:
 
     async def run(self, task_id: str, created: SimpleNamespace | None = None) -> None:
         """Run the task to its end. `created`: its row as just committed by `TaskService.create` (with the
-        validated request as `request_model`), which saves reading it back."""
+        validated request as `request_model`), which saves reading it back.
+
+        Raises `StoreUnavailable` when the database stopped answering: the task is left as it is (its
+        saved vendor job id included) for the runner to run the job again later; it is not failed."""
+        try:
+            await self._run(task_id, created)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if is_transient(exc):
+                log.warning("task %s: database unavailable (%s); the job will run again", task_id, exc)
+                raise StoreUnavailable(str(exc)) from exc
+            raise
+
+    async def _run(self, task_id: str, created: SimpleNamespace | None) -> None:
         row = created if created is not None else await self.tasks.load(task_id)
         if row is None or row.status not in ACTIVE_VALUES:
             return
@@ -143,6 +162,8 @@ class TaskJob:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if isinstance(exc, StoreUnavailable) or is_transient(exc):
+                raise  # an outage, not a failure of the task: `run` hands it to the runner
             log.exception("task %s crashed", task_id)
             await self.tasks.finish(
                 task_id,
@@ -194,24 +215,51 @@ class TaskJob:
                 if index + 1 < len(chain):
                     continue
                 raise
+            # from here a vendor holds the job: what it told us is written with retries, since a job
+            # run again without its vendor job id would submit a second time
             if index > 0:
-                await self.tasks.record_attempt(
-                    job.task_id,
-                    {"provider": request.provider, "model": model_id, "accepted": True, "at": utcnow().isoformat()},
-                    model=model_id,
-                    request=request,
+                attempt = {
+                    "provider": request.provider,
+                    "model": model_id,
+                    "accepted": True,
+                    "at": utcnow().isoformat(),
+                }
+                await self._durable(
+                    deadline, self.tasks.record_attempt, job.task_id, attempt, model=model_id, request=request
                 )
+            vendor_id = result.vendor_job_id
             if isinstance(result, Finished):
-                await self.tasks.mark_submitted(job.task_id, request.provider, result.vendor_job_id, {})
+                await self._durable(deadline, self.tasks.mark_submitted, job.task_id, request.provider, vendor_id, {})
                 await self._store_and_complete(current, result.outputs, account_id, sandbox=mode == "test")
                 return None
-            current.vendor_job_id, current.state = result.vendor_job_id, dict(result.state)
-            if not await self.tasks.mark_submitted(job.task_id, request.provider, result.vendor_job_id, current.state):
+            state = dict(result.state)
+            current.vendor_job_id, current.state = vendor_id, state
+            marked = await self._durable(
+                deadline, self.tasks.mark_submitted, job.task_id, request.provider, vendor_id, state
+            )
+            if not marked:
                 await self._best_effort_cancel(adapter, current)  # cancelled while we were submitting
                 return None
             return adapter, current
         assert last_error is not None
         raise last_error
+
+    async def _durable(self, deadline: float, write: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `write`, retrying it while the database is unavailable (backoff 0.2 → 5 s) for up to
+        `STORE_RETRY_SECONDS` (never past `deadline`); then `StoreUnavailable`."""
+        give_up = min(time.monotonic() + STORE_RETRY_SECONDS, time.monotonic() + max(0.0, deadline - time.time()))
+        delay = 0.2
+        while True:
+            try:
+                return await write(*args, **kwargs)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if time.monotonic() + delay > give_up:
+                    raise StoreUnavailable(str(exc)) from exc
+                log.warning("database unavailable (%s); retrying the write in %.1fs", exc, delay)
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
+            delay = min(5.0, delay * 2)
 
     async def _poll_until_done(
         self,
@@ -238,7 +286,14 @@ class TaskJob:
                 return
             if result.status is JobStatus.FAILED:
                 code = ErrorCode.CONTENT_POLICY if result.content_policy else ErrorCode.GENERATION_FAILED
-                await self.tasks.finish(job.task_id, TaskStatus.FAILED, error_code=code, error_message=result.error)
+                await self._durable(
+                    deadline,
+                    self.tasks.finish,
+                    job.task_id,
+                    TaskStatus.FAILED,
+                    error_code=code,
+                    error_message=result.error,
+                )
                 return
             if result.progress is not None and result.progress > progress:
                 progress = result.progress
@@ -268,7 +323,14 @@ class TaskJob:
             )
             stored.append(output)
             rows.append(asset)
-        if not await self.tasks.complete(job.task_id, stored, rows):
+        try:
+            completed = await self._durable(
+                time.time() + STORE_RETRY_SECONDS, self.tasks.complete, job.task_id, stored, rows
+            )
+        except BaseException:
+            self.assets.discard(rows)  # the job runs again and fetches the outputs again
+            raise
+        if not completed:
             self.assets.discard(rows)
 
     async def cancel_at_vendor(self, task_id: str) -> None:
