@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Select, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -32,6 +33,15 @@ SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGM
 SQLITE_BUSY_SECONDS = 30.0
 
 
+def _json_dumps(value: Any) -> str:
+    """JSON columns through orjson (~10× the stdlib's speed; compact, UTF-8 rather than \\u escapes)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+#: what every engine is created with: JSON columns encoded and decoded by orjson
+JSON_OPTIONS: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
     path = make_url(url).database or ":memory:"
 
@@ -43,6 +53,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
         async_creator=connect,
         pool_size=1 if writer else 4,
         max_overflow=0 if writer else 8,
+        **JSON_OPTIONS,
     )
 
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
@@ -73,7 +84,9 @@ class Database:
             # No `pool_pre_ping`: on asyncpg it is a BEGIN and a ROLLBACK (two round trips) before every
             # checkout — more than a `GET /api/v1/tasks/{id}` needs in all. A connection that died
             # (PostgreSQL restarted) fails its statement once, and SQLAlchemy then drops the whole pool.
-            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+            self.write_engine = create_async_engine(
+                url, pool_size=10, max_overflow=20, pool_recycle=1800, **JSON_OPTIONS
+            )
             self.read_engine = self.write_engine
             self._points = None
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)

@@ -31,5 +31,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """What `UTCDateTime` binds on SQLite, in one C call: the naive UTC value in SQLAlchemy's SQLite
+    storage format (`YYYY-MM-DD HH:MM:SS.ffffff`) — the same text as its bind processors make, which
+    cost ~8 µs a value in Python. Used by the prepared statements (`store/prepared.py`)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
