@@ -12,6 +12,7 @@
      ├── RateLimitExceeded        429 RATE_LIMIT_EXCEEDED
      ├── ProviderUnavailable      503 PROVIDER_UNAVAILABLE
      ├── ProviderError            502 PROVIDER_ERROR
+     ├── ServiceUnavailable       503 SERVICE_UNAVAILABLE (our database did not answer; retry)
      └── InternalError            500 INTERNAL_ERROR
 
 Each front door maps these to its own dialect's envelope at the edge; provider adapters map vendor
@@ -38,6 +39,7 @@ class ErrorCode(StrEnum):
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
     PROVIDER_ERROR = "PROVIDER_ERROR"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     # Task-level failure codes (appear in a failed task's `error_code`, never as an HTTP answer).
     CONTENT_POLICY = "CONTENT_POLICY"
     TIMEOUT = "TIMEOUT"
@@ -58,6 +60,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PROVIDER_UNAVAILABLE: 503,
     ErrorCode.PROVIDER_ERROR: 502,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.CONTENT_POLICY: 400,
     ErrorCode.TIMEOUT: 504,
     ErrorCode.GENERATION_FAILED: 502,
@@ -166,6 +169,12 @@ class ProviderError(MediagateError):
     """The provider failed"""
 
     code = ErrorCode.PROVIDER_ERROR
+
+
+class ServiceUnavailable(MediagateError):
+    """The service is temporarily unavailable; retry shortly"""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
 
 
 class InternalError(MediagateError):

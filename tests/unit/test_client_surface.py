@@ -39,6 +39,7 @@ EXPECTED = {
     "RateLimitError",
     "RetryPolicy",
     "ServerError",
+    "ServiceUnavailableError",
     "Task",
     "TaskFailedError",
     "TaskPage",

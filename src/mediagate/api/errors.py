@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mediagate.api.fastjson import FastJSONResponse
 from mediagate.errors import ErrorCode, MediagateError
+from mediagate.services.outage import as_outage
 
 log = logging.getLogger("mediagate.api")
 
@@ -75,5 +76,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        outage = as_outage(exc)
+        if outage is not None:
+            return await _mediagate(request, outage)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return envelope(ErrorCode.INTERNAL_ERROR.value, "Internal server error", 500)

@@ -33,6 +33,7 @@ from mediagate.client.errors import (
     ProviderUnavailableError,
     RateLimitError,
     ServerError,
+    ServiceUnavailableError,
     TaskFailedError,
     TimeoutError,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "RateLimitError",
     "RetryPolicy",
     "ServerError",
+    "ServiceUnavailableError",
     "Task",
     "TaskFailedError",
     "TaskPage",

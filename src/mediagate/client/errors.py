@@ -12,6 +12,7 @@ MediagateError                      base of everything the SDK raises
  ├── ProviderError                  502 PROVIDER_ERROR
  │    └── ProviderUnavailableError  503 PROVIDER_UNAVAILABLE
  ├── ServerError                    500 INTERNAL_ERROR and any other 5xx
+ │    └── ServiceUnavailableError   503 SERVICE_UNAVAILABLE (the gateway's database; retried)
  ├── APIConnectionError             the server could not be reached (also a builtin ConnectionError)
  ├── TaskFailedError                a task ended `failed` or `cancelled` (`task`)
  └── TimeoutError                   a task did not finish in time (also a builtin TimeoutError)
@@ -148,6 +149,13 @@ class ServerError(MediagateError):
     default_code = "INTERNAL_ERROR"
 
 
+class ServiceUnavailableError(ServerError):
+    """The gateway's own database did not answer; nothing was done, the request can be repeated (the
+    client retries it by itself, after the server's Retry-After)."""
+
+    default_code = "SERVICE_UNAVAILABLE"
+
+
 class APIConnectionError(MediagateError, builtins.ConnectionError):
     """The gateway could not be reached (connection refused, reset, timed out …)."""
 
@@ -195,6 +203,7 @@ _BY_CODE: dict[str, type[MediagateError]] = {
     "PROVIDER_ERROR": ProviderError,
     "PROVIDER_UNAVAILABLE": ProviderUnavailableError,
     "INTERNAL_ERROR": ServerError,
+    "SERVICE_UNAVAILABLE": ServiceUnavailableError,
 }
 
 _BY_STATUS: dict[int, type[MediagateError]] = {

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mediagate.api.errors import describe_validation
 from mediagate.errors import ErrorCode, MediagateError
+from mediagate.services.outage import as_outage
 
 log = logging.getLogger("mediagate.api.digen")
 
@@ -87,6 +88,9 @@ def to_failure(request: Request, exc: Exception) -> Failure:
             exc.status_code, ErrorCode.INVALID_PARAMETER if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR
         )
         return Failure(exc.status_code, code, str(exc.detail), None, headers)
+    outage = as_outage(exc)
+    if outage is not None:
+        return Failure(outage.status, outage.code, outage.message, None, {**headers, **outage.headers})
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return Failure(500, ErrorCode.INTERNAL_ERROR, "Internal server error")
 

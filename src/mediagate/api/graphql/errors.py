@@ -24,6 +24,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from mediagate.errors import HTTP_STATUS, ErrorCode, MediagateError, RateLimitExceeded
+from mediagate.services.outage import as_outage
 
 log = logging.getLogger("mediagate.api.graphql")
 
@@ -51,7 +52,9 @@ def _camel(name: str) -> str:
 
 def mediagate_error(error: GraphQLError) -> MediagateError | None:
     original = error.original_error
-    return original if isinstance(original, MediagateError) else None
+    if original is None or isinstance(original, MediagateError):
+        return original
+    return as_outage(original)  # a database outage: SERVICE_UNAVAILABLE, retryable
 
 
 def is_expected(error: GraphQLError) -> bool:

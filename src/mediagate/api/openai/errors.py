@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mediagate.errors import HTTP_STATUS, ErrorCode, MediagateError
+from mediagate.services.outage import as_outage
 
 log = logging.getLogger("mediagate.api.openai")
 
@@ -48,6 +49,7 @@ MAPPING: dict[ErrorCode, tuple[int, str, str | None]] = {
     ErrorCode.PROVIDER_UNAVAILABLE: (503, SERVER_ERROR, "provider_unavailable"),
     ErrorCode.PROVIDER_ERROR: (502, SERVER_ERROR, "provider_error"),
     ErrorCode.INTERNAL_ERROR: (500, SERVER_ERROR, None),
+    ErrorCode.SERVICE_UNAVAILABLE: (503, SERVER_ERROR, "service_unavailable"),
     ErrorCode.CONTENT_POLICY: (400, INVALID_REQUEST, "content_policy_violation"),
     ErrorCode.TIMEOUT: (504, SERVER_ERROR, "timeout"),
     ErrorCode.GENERATION_FAILED: (502, SERVER_ERROR, "generation_failed"),
@@ -139,6 +141,7 @@ def describe_validation(errors: list[Any]) -> OpenAIError:
 def to_openai(exc: Exception, request: Request) -> OpenAIError:
     if isinstance(exc, OpenAIError):
         return exc
+    exc = as_outage(exc) or exc
     if isinstance(exc, MediagateError):
         error = from_code(exc.code.value, exc.message, param=exc.field)
         if exc.code is ErrorCode.INVALID_PARAMETER and exc.message.startswith("Missing required parameters"):
