@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
 from mediagate.store.db import _json_dumps
-from mediagate.store.types import UTCDateTime, sqlite_utc_text
+from mediagate.store.types import UTCDateTime, sqlite_utc_datetime, sqlite_utc_text
 
 DIALECT = sqlite.dialect()
 SQLALCHEMY_BIND = UTCDateTime().dialect_impl(DIALECT).bind_processor(DIALECT)
+SQLALCHEMY_RESULT = UTCDateTime().dialect_impl(DIALECT).result_processor(DIALECT, None)
 
 
 @given(
@@ -24,8 +25,13 @@ SQLALCHEMY_BIND = UTCDateTime().dialect_impl(DIALECT).bind_processor(DIALECT)
 )
 def test_fast_sqlite_datetime_text_matches_sqlalchemy(value: datetime, tz: timezone) -> None:
     aware = value.replace(tzinfo=tz)
-    assert SQLALCHEMY_BIND is not None
-    assert sqlite_utc_text(aware) == SQLALCHEMY_BIND(aware)
+    assert SQLALCHEMY_BIND is not None and SQLALCHEMY_RESULT is not None
+    stored = sqlite_utc_text(aware)
+    assert stored == SQLALCHEMY_BIND(aware)
+    read = sqlite_utc_datetime(stored)
+    assert read == SQLALCHEMY_RESULT(stored) == aware and read.tzinfo is UTC
+    second = stored[:19]  # a value written without microseconds (e.g. by hand or CURRENT_TIMESTAMP)
+    assert sqlite_utc_datetime(second) == SQLALCHEMY_RESULT(second)
 
 
 def test_naive_datetimes_and_none() -> None:

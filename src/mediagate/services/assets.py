@@ -31,6 +31,8 @@ from mediagate.store.types import utcnow
 MAX_OUTPUT_BYTES = 2 * 1024**3
 #: outputs up to this size are probed and written on the event loop, larger ones in a thread
 INLINE_BYTES = 256 * 1024
+#: signed output URLs kept for repeated polls (cleared when full)
+URL_CACHE_SIZE = 10_000
 
 
 class AssetService:
@@ -41,6 +43,7 @@ class AssetService:
         self.http = http
         self.root = settings.assets_dir
         self._dirs: set[Path] = set()  #: directories known to exist
+        self._urls: dict[tuple[str, str, int], str] = {}  #: signed URLs made lately
 
     # --- signing -------------------------------------------------------------------------------
 
@@ -49,7 +52,15 @@ class AssetService:
 
     def url(self, asset_id: str, fmt: str, expires_at: datetime) -> str:
         expires = int(expires_at.timestamp())
-        return f"{self.settings.base_url}/files/{asset_id}.{fmt}?expires={expires}&signature={self._signature(asset_id, expires)}"
+        key = (asset_id, fmt, expires)
+        url = self._urls.get(key)
+        if url is None:
+            # (clients poll finished tasks: the same signed URL is asked for again and again)
+            if len(self._urls) >= URL_CACHE_SIZE:
+                self._urls.clear()
+            url = f"{self.settings.base_url}/files/{asset_id}.{fmt}?expires={expires}&signature={self._signature(asset_id, expires)}"
+            self._urls[key] = url
+        return url
 
     def check_signature(self, asset_id: str, expires: int, signature: str) -> bool:
         return hmac.compare_digest(self._signature(asset_id, expires), signature)

@@ -18,7 +18,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import Select
 
 from mediagate.store.sqlite_inline import InlineConnection
-from mediagate.store.types import UTCDateTime, sqlite_utc_text
+from mediagate.store.types import UTCDateTime, sqlite_utc_datetime, sqlite_utc_text
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _compile(statement: Executable, dialect: Dialect, params: dict[str, Any]) ->
     if isinstance(statement, Select):
         columns = list(statement.selected_columns)
         keys = tuple(str(c.key) for c in columns)
-        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        results = tuple(_result_processor(c.type, dialect) for c in columns)
     return Prepared(compiled.string, names, binds, keys, results, constants)
 
 
@@ -83,6 +83,12 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Any:
     if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
         return sqlite_utc_text  # the same text as SQLAlchemy's processors, in one C call
     return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Any:
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return sqlite_utc_datetime  # the same value as SQLAlchemy's processors, in one C call
+    return type_.dialect_impl(dialect).result_processor(dialect, None)
 
 
 async def inline(session: AsyncSession) -> tuple[InlineConnection | None, Dialect]:

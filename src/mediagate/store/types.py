@@ -44,5 +44,11 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def sqlite_utc_datetime(value: str) -> datetime:
+    """What `UTCDateTime` reads back on SQLite, in one C call (`datetime.fromisoformat`) instead of
+    SQLAlchemy's processor chain: the stored naive UTC text as an aware UTC datetime."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
