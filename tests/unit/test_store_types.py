@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
-from mediagate.store.db import _json_dumps
+from mediagate.store.db import _json_dumps, _json_loads
 from mediagate.store.types import UTCDateTime, sqlite_utc_datetime, sqlite_utc_text
 
 DIALECT = sqlite.dialect()
@@ -44,3 +44,11 @@ def test_json_columns_keep_non_ascii_and_non_string_keys() -> None:
     assert (
         _json_dumps({"prompt": "un phare à l'aube", 3: [1.5, None]}) == '{"prompt":"un phare à l\'aube","3":[1.5,null]}'
     )
+
+
+def test_json_columns_read_rows_the_stdlib_wrote() -> None:
+    legacy = '{"prompt": "un phare \\u00e0 l\'aube", "options": {"gain": NaN, "limit": Infinity}}'
+    value = _json_loads(legacy)
+    assert value["prompt"] == "un phare à l'aube" and value["options"]["limit"] == float("inf")
+    assert value["options"]["gain"] != value["options"]["gain"]  # NaN
+    assert _json_loads(_json_dumps({"a": [1, 2]})) == {"a": [1, 2]}

@@ -10,6 +10,7 @@ microseconds, less than handing them to a thread would. On PostgreSQL both sides
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,8 +39,17 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def _json_loads(text: str | bytes) -> Any:
+    """orjson, falling back to the stdlib for what only it accepts (`NaN`, `Infinity`: rows written
+    before JSON columns went through orjson, by `json.dumps`, may hold them)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 #: what every engine is created with: JSON columns encoded and decoded by orjson
-JSON_OPTIONS: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+JSON_OPTIONS: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
