@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from sqlalchemy import exc as sa_exc
 
 from mediagate.config import Settings
 from mediagate.domain.media import KeyMode
 from mediagate.services.gateway import Gateway
 from mediagate.services.views import Principal, TaskView
+
+#: what a database outage looks like to a service call: a connection pool that timed out, SQLite locked
+POOL_TIMEOUT = sa_exc.TimeoutError("QueuePool limit of size 30 overflow 0 reached, connection timed out, timeout 30.00")
+LOCKED = sa_exc.OperationalError("UPDATE tasks ...", {}, sqlite3.OperationalError("database is locked"))
+
+
+def failing(times: int, error: BaseException, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """`call`, raising `error` on its first `times` calls (its `calls["n"]` counts them all)."""
+    calls = {"n": 0}
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise error
+        return await call(*args, **kwargs)
+
+    wrapper.calls = calls  # type: ignore[attr-defined]
+    return wrapper
 
 
 def fast_settings(tmp_path: Any, **overrides: Any) -> Settings:

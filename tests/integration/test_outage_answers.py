@@ -3,25 +3,17 @@ not a 500 — and the SDK treats it as retryable."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import exc as sa_exc
 
 from mediagate.api.app import create_app
 from mediagate.client import RetryPolicy, ServiceUnavailableError
 from mediagate.client.errors import error_from_response
 from mediagate.services.gateway import Gateway
-from tests.helpers import fast_settings, make_principal
-
-POOL_TIMEOUT = sa_exc.TimeoutError(
-    "QueuePool limit of size 10 overflow 20 reached, connection timed out, timeout 30.00"
-)
-LOCKED = sa_exc.OperationalError("SELECT ...", {}, sqlite3.OperationalError("database is locked"))
+from tests.helpers import LOCKED, POOL_TIMEOUT, failing, fast_settings, make_principal
 
 
 @pytest.fixture
@@ -44,10 +36,7 @@ async def key(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> str:
     """A valid key, on a gateway whose database then stops answering."""
     _, raw = await make_principal(gateway)
 
-    async def down(*args: Any, **kwargs: Any) -> Any:
-        raise POOL_TIMEOUT
-
-    monkeypatch.setattr(gateway.accounts, "authenticate", down)
+    monkeypatch.setattr(gateway.accounts, "authenticate", failing(10**9, POOL_TIMEOUT, gateway.accounts.authenticate))
     return raw
 
 
@@ -107,10 +96,7 @@ async def test_a_locked_sqlite_database_is_an_outage_too(
 ) -> None:
     _, raw = await make_principal(gateway)
 
-    async def locked(*args: Any, **kwargs: Any) -> Any:
-        raise LOCKED
-
-    monkeypatch.setattr(gateway.tasks, "get", locked)
+    monkeypatch.setattr(gateway.tasks, "get", failing(10**9, LOCKED, gateway.tasks.get))
     response = await client.get("/api/v1/tasks/0192f0c2-0000-7000-8000-000000000000", headers=bearer(raw))
     assert (response.status_code, response.json()["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
 
@@ -120,10 +106,7 @@ async def test_a_bug_is_still_a_500(
 ) -> None:
     _, raw = await make_principal(gateway)
 
-    async def bug(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr(gateway.tasks, "get", bug)
+    monkeypatch.setattr(gateway.tasks, "get", failing(10**9, RuntimeError("a bug"), gateway.tasks.get))
     response = await client.get("/api/v1/tasks/0192f0c2-0000-7000-8000-000000000000", headers=bearer(raw))
     assert (response.status_code, response.json()["error"]["code"]) == (500, "INTERNAL_ERROR")
 

@@ -9,7 +9,7 @@ adapter against its fake over HTTP.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,17 @@ from mediagate.engine import job as job_module
 from mediagate.services.gateway import Gateway
 from mediagate.store.errors import is_transient
 from mediagate.testing.fakes.seedance import FakeSeedance
-from tests.helpers import fast_settings, ledger_consistent, make_principal, pg_database, wait_task
+from tests.helpers import (
+    LOCKED,
+    POOL_TIMEOUT,
+    failing,
+    fast_settings,
+    ledger_consistent,
+    make_principal,
+    pg_database,
+    wait_task,
+)
 from tests.integration.providers.conftest import serve_fake
-
-POOL_TIMEOUT = sa_exc.TimeoutError("QueuePool limit of size 30 overflow 0 reached, connection timed out, timeout 30.00")
-LOCKED = sa_exc.OperationalError("UPDATE tasks ...", {}, sqlite3.OperationalError("database is locked"))
 
 
 @pytest.fixture
@@ -45,20 +51,6 @@ async def gw(request: pytest.FixtureRequest, tmp_path: Path, fake: tuple[FakeSee
         await gateway.start()
         yield gateway
         await gateway.stop()
-
-
-def failing(times: int, error: BaseException, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """`call`, raising `error` on its first `times` calls (what a database outage looks like to it)."""
-    calls = {"n": 0}
-
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] <= times:
-            raise error
-        return await call(*args, **kwargs)
-
-    wrapper.calls = calls  # type: ignore[attr-defined]
-    return wrapper
 
 
 def video() -> GenerationInput:

@@ -95,13 +95,11 @@ class TaskJob:
         saved vendor job id included) for the runner to run the job again later; it is not failed."""
         try:
             await self._run(task_id, created)
-        except StoreUnavailable:
-            raise
         except Exception as exc:
-            if is_transient(exc):
-                log.warning("task %s: database unavailable (%s); the job will run again", task_id, exc)
-                raise StoreUnavailable(str(exc)) from exc
-            raise
+            if isinstance(exc, StoreUnavailable) or not is_transient(exc):
+                raise
+            log.warning("task %s: database unavailable (%s); the job will run again", task_id, exc)
+            raise StoreUnavailable(str(exc)) from exc
 
     async def _run(self, task_id: str, created: SimpleNamespace | None) -> None:
         row = created if created is not None else await self.tasks.load(task_id)
@@ -247,7 +245,7 @@ class TaskJob:
     async def _durable(self, deadline: float, write: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `write`, retrying it while the database is unavailable (backoff 0.2 → 5 s) for up to
         `STORE_RETRY_SECONDS` (never past `deadline`); then `StoreUnavailable`."""
-        give_up = min(time.monotonic() + STORE_RETRY_SECONDS, time.monotonic() + max(0.0, deadline - time.time()))
+        give_up = time.monotonic() + min(STORE_RETRY_SECONDS, max(0.0, deadline - time.time()))
         delay = 0.2
         while True:
             try:

@@ -16,8 +16,7 @@ class StoreUnavailable(Exception):
     """The database did not answer (pool exhausted, connection lost, locked); run the job again later."""
 
 
-#: a connection pool that timed out, a lost or refused connection, SQLite busy/locked, a serialization
-#: failure or deadlock (PostgreSQL reports those as OperationalError through psycopg)
+#: a connection pool that timed out, a lost or refused connection, SQLite busy/locked
 TRANSIENT_STORE_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.TimeoutError,
     sa_exc.OperationalError,
@@ -25,7 +24,7 @@ TRANSIENT_STORE_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.OperationalError,
     ConnectionError,
 )
-#: PostgreSQL SQLSTATE prefixes of the same kind: connection exception, transaction rollback
+#: PostgreSQL SQLSTATE prefixes of the same kind (asyncpg's errors reach us as DBAPIError with the code): connection exception, transaction rollback
 #: (serialization failure, deadlock), insufficient resources, operator intervention (shutdown, cannot
 #: connect now), lock not available
 TRANSIENT_SQLSTATES = ("08", "40", "53", "57P", "55P03")
