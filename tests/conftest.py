@@ -10,7 +10,7 @@ import pytest
 
 from mediagate.api.app import create_app
 from mediagate.config import Settings
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from tests.helpers import fast_settings
 
 

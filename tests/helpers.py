@@ -14,7 +14,7 @@ from sqlalchemy import exc as sa_exc
 
 from mediagate.config import Settings
 from mediagate.domain.media import KeyMode
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.views import Principal, TaskView
 
 #: what a database outage looks like to a service call: a connection pool that timed out, SQLite locked

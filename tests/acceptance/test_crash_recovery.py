@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from mediagate.config import Settings
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.fakes.seedance import FakeSeedance
 from mediagate.testing.server import ThreadedServer
 from tests.acceptance.conftest import ServerProcess, wait_done

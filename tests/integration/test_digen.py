@@ -18,7 +18,7 @@ from mediagate.api.digen.schemas import ratio_of, ratio_of_size
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput
 from mediagate.media.probe import probe
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal
 
 #: what DigenAI's client sends for `generate_video_sync(prompt=…, model="default", duration=5, aspect_ratio="1:1")`

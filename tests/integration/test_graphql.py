@@ -14,7 +14,7 @@ import pytest
 from mediagate.api.graphql import export_schema
 from mediagate.domain.media import TaskStatus
 from mediagate.errors import ErrorCode
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from tests.helpers import download, ledger_consistent, make_principal
 
 ROOT = Path(__file__).resolve().parents[2]

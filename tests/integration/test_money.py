@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from mediagate.api.app import create_app
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from tests.helpers import fast_settings, ledger_consistent, make_principal, pg_database
 
 BODY = {"model": "seedance 2.0", "prompt": "a quiet harbour", "duration": 5, "resolution": "480p"}  # 15 credits

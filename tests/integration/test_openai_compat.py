@@ -18,7 +18,7 @@ from mediagate.api.app import create_app
 from mediagate.api.openai.jobs import read_output
 from mediagate.api.openai.mapping import wav_to_pcm
 from mediagate.media.probe import probe
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.views import Principal
 from tests.helpers import fast_settings, ledger_consistent, make_principal, wait_task
 

@@ -12,7 +12,7 @@ import pytest
 from mediagate.api.app import create_app
 from mediagate.client import RetryPolicy, ServiceUnavailableError
 from mediagate.client.errors import error_from_response
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from tests.helpers import LOCKED, POOL_TIMEOUT, failing, fast_settings, make_principal
 
 

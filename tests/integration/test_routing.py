@@ -19,7 +19,7 @@ from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.media.synth import make_image
 from mediagate.providers.base import Finished, PollResult, ProviderJob, Submitted, VendorServerError
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from tests.helpers import fast_settings, make_principal, wait_http
 
 CATALOG = """

@@ -19,7 +19,7 @@ from sqlalchemy import exc as sa_exc
 
 from mediagate.domain.requests import GenerationInput
 from mediagate.engine import job as job_module
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.store.errors import is_transient
 from mediagate.testing.fakes.seedance import FakeSeedance
 from tests.helpers import (

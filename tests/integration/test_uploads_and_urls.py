@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mediagate.net.urlguard import UnsafeURL, URLGuard
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from tests.helpers import make_principal, wait_http
 
 

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from mediagate import webhooks
 from mediagate.api.app import create_app
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.server import ThreadedServer
 from tests.helpers import fast_settings, make_principal
 

@@ -18,7 +18,7 @@ from mediagate.api.rest import files, generations
 from mediagate.api.rest import router as rest_router
 from mediagate.api.rest.tasks import install_fast_routes
 from mediagate.config import Settings
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.metrics import Gauges
 
 

@@ -18,7 +18,7 @@ T = TypeVar("T")
 def run(work: Callable[[Any], Awaitable[T]]) -> T:
     """Open the gateway (migrations only, no workers), run `work(gateway)`, close it."""
     from mediagate.config import Settings
-    from mediagate.services.gateway import Gateway
+    from mediagate.gateway import Gateway
 
     async def go() -> T:
         gateway = Gateway(Settings())

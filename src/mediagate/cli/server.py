@@ -71,7 +71,7 @@ def worker(queues: str | None, concurrency: int | None) -> None:
     import signal
 
     from mediagate.config import Settings
-    from mediagate.services.gateway import Gateway
+    from mediagate.gateway import Gateway
 
     overrides: dict[str, object] = {"engine": "procrastinate"}
     if concurrency is not None:

@@ -25,7 +25,7 @@ from mediagate.providers.base import (
     VendorBadRequest,
 )
 from mediagate.providers.bfl import FluxAdapter, size_for
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.fakes.bfl import FakeBFL
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
 from tests.integration.providers.conftest import serve_fake

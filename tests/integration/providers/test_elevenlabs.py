@@ -19,7 +19,7 @@ from mediagate.errors import InvalidParameter
 from mediagate.media.probe import probe
 from mediagate.providers.base import VendorAuthError, VendorBadRequest, VendorRateLimited
 from mediagate.providers.elevenlabs import VOICES, _error
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.fakes.elevenlabs import FakeElevenLabs, speech_seconds
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
 from tests.integration.providers.conftest import serve_fake

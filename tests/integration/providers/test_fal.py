@@ -16,7 +16,7 @@ from mediagate.domain.requests import GenerationInput, GenerationRequest
 from mediagate.media.probe import probe
 from mediagate.providers.base import ProviderContext, ProviderJob
 from mediagate.providers.fal import FalAdapter, app_root, find_outputs
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.fakes.fal import FakeFal
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
 from tests.integration.providers.conftest import serve_fake

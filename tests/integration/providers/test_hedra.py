@@ -20,7 +20,7 @@ from mediagate.errors import InvalidParameter
 from mediagate.media.probe import probe
 from mediagate.providers.base import ProviderJob
 from mediagate.providers.hedra import generation_id
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.fakes.hedra import CHARACTER_3, VOICES, FakeHedra
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
 from tests.integration.providers.conftest import serve_fake

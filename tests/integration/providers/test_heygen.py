@@ -18,7 +18,7 @@ from mediagate.errors import InvalidParameter
 from mediagate.media.probe import probe
 from mediagate.providers.base import ProviderContext, ProviderJob, VendorBadRequest
 from mediagate.providers.heygen import HeyGenAdapter
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.validation import validate
 from mediagate.testing.fakes.heygen import FakeHeyGen
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task

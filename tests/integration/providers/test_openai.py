@@ -20,7 +20,7 @@ from mediagate.media import synth
 from mediagate.media.probe import probe
 from mediagate.providers.base import Finished, ProviderContext, ProviderJob, VendorBadRequest
 from mediagate.providers.openai import OpenAIAdapter, reset_seconds
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.fakes.openai import FakeOpenAI, encode_audio
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
 from tests.integration.providers.conftest import serve_fake

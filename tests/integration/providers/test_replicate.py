@@ -18,7 +18,7 @@ from mediagate.media import synth
 from mediagate.media.probe import probe
 from mediagate.providers.base import ProviderContext, VendorAuthError, VendorBadRequest
 from mediagate.providers.replicate import ReplicateAdapter, _error
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.fakes.replicate import FakeReplicate
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
 from tests.integration.providers.conftest import serve_fake

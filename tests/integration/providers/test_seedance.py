@@ -13,7 +13,7 @@ import pytest
 from mediagate.api.app import create_app
 from mediagate.domain.requests import GenerationInput
 from mediagate.media.probe import probe
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.fakes.seedance import FakeSeedance
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
 from tests.integration.providers.conftest import serve_fake

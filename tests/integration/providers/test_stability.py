@@ -19,7 +19,7 @@ from mediagate.errors import InvalidParameter
 from mediagate.media import synth
 from mediagate.providers.base import Finished, ProviderContext, ProviderJob, VendorBadRequest, VendorContentPolicy
 from mediagate.providers.stability import StabilityAdapter
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.fakes.stability import FakeStability
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
 from tests.integration.providers.conftest import serve_fake

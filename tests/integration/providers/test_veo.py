@@ -21,7 +21,7 @@ from mediagate.media import synth
 from mediagate.media.probe import probe
 from mediagate.providers.base import ProviderContext, ProviderJob, VendorBadRequest
 from mediagate.providers.veo import VeoAdapter, fetch_image
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.testing.fakes.veo import FakeVeo
 from mediagate.testing.server import ThreadedServer
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task

@@ -17,7 +17,7 @@ from mediagate.errors import InvalidParameter
 from mediagate.media.probe import probe
 from mediagate.providers.base import JobStatus, ProviderContext, ProviderJob, Submitted, VendorAuthError
 from mediagate.providers.wan import WanAdapter
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.validation import validate
 from mediagate.testing.fakes.wan import FakeWan
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task

@@ -16,7 +16,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 
 from mediagate.errors import InvalidApiKey, MediagateError
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.views import Principal
 
 

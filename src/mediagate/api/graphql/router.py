@@ -16,7 +16,7 @@ from mediagate.api.graphql.context import GraphQLContext
 from mediagate.api.graphql.errors import format_error, mediagate_error
 from mediagate.api.graphql.schema import schema
 from mediagate.errors import RateLimitExceeded
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 
 
 async def get_context(request: Request) -> GraphQLContext:

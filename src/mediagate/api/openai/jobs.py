@@ -16,7 +16,7 @@ from fastapi import Request
 from mediagate.api.openai.errors import OpenAIError, from_code
 from mediagate.domain.requests import GenerationInput
 from mediagate.errors import MediagateError
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.idempotency import Claim
 from mediagate.services.views import OutputView, Principal, TaskView
 

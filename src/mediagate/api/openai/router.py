@@ -44,7 +44,7 @@ from mediagate.catalog import ModelSpec
 from mediagate.domain.media import ACTIVE, MediaType
 from mediagate.domain.requests import GenerationInput
 from mediagate.errors import MediagateError
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.views import Principal, TaskView
 
 router = APIRouter(prefix="/v1", route_class=OpenAIRoute, tags=["openai"])

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from mediagate.errors import InvalidApiKey
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.views import Principal
 
 

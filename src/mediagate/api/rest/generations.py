@@ -15,7 +15,7 @@ from starlette.routing import Route
 from mediagate.api.fastjson import FastJSONResponse
 from mediagate.api.rest.deps import CreatorOnlyDep, creating_caller
 from mediagate.api.rest.schemas import GenerationBody, created_json, ok
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.idempotency import Claim
 from mediagate.services.views import Principal, TaskView
 

@@ -12,7 +12,7 @@ from mediagate.api.fastjson import FastJSONResponse
 from mediagate.api.rest.deps import CallerDep, CallerOnlyDep, CreatorDep, GatewayDep, querying_caller
 from mediagate.api.rest.schemas import ok, page_json, task_json
 from mediagate.errors import NotFound
-from mediagate.services.gateway import Gateway
+from mediagate.gateway import Gateway
 from mediagate.services.views import Principal
 
 router = APIRouter(tags=["tasks"])
