@@ -1,4 +1,6 @@
-"""The composition root: builds every service from `Settings` and owns their life cycle."""
+"""The composition root, above the layers: builds the store, every service, the runner and the
+adapters from `Settings`, and owns their life cycle. Services never import the engine; the engine
+imports the services it reports to; only this module imports both."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from mediagate.config import Settings
 from mediagate.engine.base import Runner
 from mediagate.engine.embedded import EmbeddedRunner
 from mediagate.engine.job import TaskJob
-from mediagate.net.http import VendorHTTPClient
+from mediagate.net.http import vendor_http_client
 from mediagate.net.urlguard import URLGuard
 from mediagate.providers.base import ProviderContext
 from mediagate.providers.registry import ProviderRegistry
@@ -23,8 +25,10 @@ from mediagate.services.assets import AssetService
 from mediagate.services.health import ProviderHealth
 from mediagate.services.idempotency import IdempotencyService
 from mediagate.services.limits import LimitService
+from mediagate.services.metrics import Metrics
 from mediagate.services.plans import PlanBook
 from mediagate.services.routing import Router
+from mediagate.services.task_states import TaskStates
 from mediagate.services.tasks import TaskService
 from mediagate.services.webhooks import WebhookService
 from mediagate.store.db import Database
@@ -33,14 +37,14 @@ log = logging.getLogger("mediagate")
 
 
 class Gateway:
+    """The composition root: builds the store, the services, the runner and the adapters from
+    `Settings` (the only module that knows which runner runs), and owns their life cycle."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.resolved_database_url)
-        # httpx's API on aiohttp's connection pool (see mediagate.net.http and docs/benchmarks.md)
-        self.http: httpx.AsyncClient = VendorHTTPClient(
-            timeout=settings.provider_request_timeout_seconds,
-            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500),
-        )
+        self.db = Database(settings.resolved_database_url, fast=settings.fast_paths)
+        # httpx's API, on aiohttp's connection pool unless fast paths are off (mediagate.net.http)
+        self.http: httpx.AsyncClient = vendor_http_client(settings)
         self.catalog = load_catalog(settings.catalog_dir, disabled_providers=settings.disabled_providers)
         self.guard = URLGuard(allow_private=settings.allow_private_urls)
         self.plans = PlanBook(settings.plans, settings.default_plan)
@@ -48,7 +52,9 @@ class Gateway:
         self.limits = LimitService(self.plans, settings.redis_url)
         self.idempotency = IdempotencyService(self.db)
         self.assets = AssetService(settings, self.db, self.http, self.guard)
-        self.registry = ProviderRegistry(ProviderContext(settings, self.http, self.assets.fetch_input))
+        self.registry = ProviderRegistry(
+            ProviderContext(settings, self.http, self.assets.fetch_input, catalog=self.catalog)
+        )
         self.webhooks = WebhookService(settings, self.db, self.http, self.guard)
         self.health = ProviderHealth(settings.circuit_failure_threshold, settings.circuit_cooldown_seconds)
         self.router = Router(
@@ -58,30 +64,32 @@ class Gateway:
             weights=settings.provider_weights,
             pins=settings.routing_pins,
         )
-        self.tasks = TaskService(settings, self.db, self.catalog, self.router, self.assets, self.webhooks, self.limits)
-        self.job = TaskJob(settings, self.tasks, self.assets, self.registry, self.catalog, self.health)
+        self.metrics = Metrics()
+        #: the engine-facing transitions (the job reports there), then the job, the runner, the service
+        self.states = TaskStates(self.db, self.catalog, self.assets, self.webhooks, self.metrics)
+        self.job = TaskJob(settings, self.states, self.assets, self.registry, self.catalog, self.health)
         self.distributed = settings.engine == "procrastinate" or (settings.engine == "auto" and not self.db.is_sqlite)
-        self.runner: Runner
-        if self.distributed:
-            if self.db.is_sqlite:
-                raise ValueError("MEDIAGATE_ENGINE=procrastinate needs PostgreSQL (MEDIAGATE_DATABASE_URL)")
-            from mediagate.engine.distributed import ProcrastinateRunner
-
-            runner = ProcrastinateRunner(
-                self.job,
-                settings.resolved_database_url,
-                concurrency=settings.worker_concurrency,
-                fetchers=settings.worker_fetchers,
-                heartbeat_seconds=settings.worker_heartbeat_seconds,
-                stalled_seconds=settings.worker_stalled_seconds,
-            )
-            self.tasks.enqueue_in_transaction = runner.enqueue_in_transaction
-            self.runner = runner
-        else:
-            self.runner = EmbeddedRunner(self.job, self.tasks.active_ids)
-        self.tasks.dispatch = self.runner.dispatch
-        self.tasks.abort = self.runner.abort
+        self.runner: Runner = self._runner()
+        self.tasks = TaskService(
+            settings, self.db, self.catalog, self.router, self.assets, self.limits, self.states, self.runner
+        )
         self._loops: list[asyncio.Task[None]] = []
+
+    def _runner(self) -> Runner:
+        if not self.distributed:
+            return EmbeddedRunner(self.job, self.states.active_ids)
+        if self.db.is_sqlite:
+            raise ValueError("MEDIAGATE_ENGINE=procrastinate needs PostgreSQL (MEDIAGATE_DATABASE_URL)")
+        from mediagate.engine.distributed import ProcrastinateRunner  # (procrastinate: imported only here)
+
+        return ProcrastinateRunner(
+            self.job,
+            self.settings.resolved_database_url,
+            concurrency=self.settings.worker_concurrency,
+            fetchers=self.settings.worker_fetchers,
+            heartbeat_seconds=self.settings.worker_heartbeat_seconds,
+            stalled_seconds=self.settings.worker_stalled_seconds,
+        )
 
     def missing_settings(self, provider: str) -> list[str]:
         if not self.registry.known(provider):
@@ -89,7 +97,7 @@ class Gateway:
         return self.registry.missing_settings(provider)
 
     def runner_started(self) -> bool:
-        return bool(getattr(self.runner, "started", False))
+        return self.runner.running
 
     def providers_health(self) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
@@ -109,21 +117,12 @@ class Gateway:
         return out
 
     async def start(self, *, workers: bool = True, queues: list[str] | None = None) -> None:
-        """Migrate the database; with `workers`, resume unfinished tasks and start background loops."""
+        """Migrate the database and start the runner; with `workers`, run jobs here (resuming unfinished
+        tasks) and start the background loops (webhook delivery, asset sweeping)."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.db.migrate()
-        if self.distributed:
-            from mediagate.engine.distributed import ProcrastinateRunner
-
-            assert isinstance(self.runner, ProcrastinateRunner)
-            await self.runner.apply_schema()
-            self.runner.run_workers = workers
-            if queues:
-                self.runner.queues = list(queues)
-            await self.runner.start()
+        await self.runner.start(workers=workers, queues=queues)
         if workers:
-            if not self.distributed:
-                await self.runner.start()
             self._loops = [
                 asyncio.create_task(
                     self._every(self.settings.webhook_poll_interval_seconds, self.webhooks.deliver_due)
@@ -147,7 +146,6 @@ class Gateway:
         for loop in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
-        if self.distributed or self.runner_started():
-            await self.runner.stop()
+        await self.runner.stop()
         await self.http.aclose()
         await self.db.close()

@@ -196,7 +196,7 @@ async def test_failed_generation_shows_error_both_ways(gateway: Gateway, client:
 async def test_provider_error_is_shown_as_generation_failed(gateway: Gateway, client: httpx.AsyncClient) -> None:
     principal, key = await make_principal(gateway, test=True)
     gen_id = (await generate(client, key, VIDEO))["id"]
-    assert await gateway.tasks.finish(
+    assert await gateway.states.finish(
         gen_id, TaskStatus.FAILED, error_code=ErrorCode.PROVIDER_ERROR, error_message="vendor exploded"
     )
     generation = await wait_generation(client, key, gen_id)

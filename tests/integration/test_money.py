@@ -140,8 +140,8 @@ async def test_settling_twice_is_a_no_op(backend: Gateway) -> None:
     principal, _ = await make_principal(backend, credits=100, test=True)
     task = await backend.tasks.create(principal, GenerationInput(**BODY))
     results = await asyncio.gather(
-        *(backend.tasks.finish(task.id, TaskStatus.FAILED, error_message="x") for _ in range(5)),
-        *(backend.tasks.finish(task.id, TaskStatus.COMPLETED) for _ in range(5)),
+        *(backend.states.finish(task.id, TaskStatus.FAILED, error_message="x") for _ in range(5)),
+        *(backend.states.finish(task.id, TaskStatus.COMPLETED) for _ in range(5)),
     )
     assert sum(results) == 1
     account = await backend.accounts.get(principal.account_id)

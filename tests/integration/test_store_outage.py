@@ -61,8 +61,8 @@ async def test_an_outage_longer_than_the_write_retries_reruns_the_job_without_a_
     gw: Gateway, fake: tuple[FakeSeedance, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(job_module, "STORE_RETRY_SECONDS", 0.3)  # two tries per run, then the runner reruns
-    complete = failing(3, POOL_TIMEOUT, gw.tasks.complete)
-    monkeypatch.setattr(gw.tasks, "complete", complete)
+    complete = failing(3, POOL_TIMEOUT, gw.states.complete)
+    monkeypatch.setattr(gw.states, "complete", complete)
     principal, _ = await make_principal(gw, credits=1_000)
     task = await gw.tasks.create(principal, video())
     done = await wait_task(gw, principal, task.id, timeout=60)
@@ -79,8 +79,8 @@ async def test_an_outage_longer_than_the_write_retries_reruns_the_job_without_a_
 async def test_the_vendor_job_id_is_saved_through_a_short_outage(
     gw: Gateway, fake: tuple[FakeSeedance, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mark = failing(2, LOCKED, gw.tasks.mark_submitted)
-    monkeypatch.setattr(gw.tasks, "mark_submitted", mark)
+    mark = failing(2, LOCKED, gw.states.mark_submitted)
+    monkeypatch.setattr(gw.states, "mark_submitted", mark)
     principal, _ = await make_principal(gw)
     task = await gw.tasks.create(principal, video())
     done = await wait_task(gw, principal, task.id, timeout=60)
@@ -91,7 +91,7 @@ async def test_the_vendor_job_id_is_saved_through_a_short_outage(
 
 
 async def test_a_bug_still_fails_the_task_and_refunds(gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gw.tasks, "complete", failing(1_000, RuntimeError("a bug"), gw.tasks.complete))
+    monkeypatch.setattr(gw.states, "complete", failing(1_000, RuntimeError("a bug"), gw.states.complete))
     principal, _ = await make_principal(gw, credits=1_000)
     task = await gw.tasks.create(principal, video())
     done = await wait_task(gw, principal, task.id, timeout=60)

@@ -1,8 +1,11 @@
 """The distributed runner: procrastinate on PostgreSQL.
 
 - A task's job is deferred **in the transaction that inserts the task and reserves its credits**
-  (`enqueue_in_transaction` calls procrastinate's own `procrastinate_defer_jobs_v1` SQL function through
-  our connection), so a task can never exist without its job, nor a job without its task.
+  (`enqueue` calls procrastinate's own `procrastinate_defer_jobs_v1` SQL function through our
+  connection: procrastinate's Python API defers on its own connections, outside our transaction), so a
+  task can never exist without its job, nor a job without its task. That one statement is the only raw
+  procrastinate SQL here (fenced by the version pin and `tests/unit/test_procrastinate_contract.py`);
+  everything else goes through procrastinate's API.
 - Jobs carry `lock = task_id`: procrastinate never runs two jobs of one task at once.
 - Queues per provider family: `local` (models running on this machine, e.g. Piper; GPU machines
   subscribe to it) and `remote` (every HTTP vendor and the sandbox).
@@ -10,8 +13,8 @@
   flight per process). Workers heartbeat; a worker killed with `kill -9` stops heartbeating and its jobs
   are retried by the other workers' stalled-job loop; the retried job resumes from the saved vendor job
   id (no second submission, no second charge).
-- Cancel from any API process asks procrastinate to abort the running job (the worker cancels it) and
-  cancels the vendor job.
+- Cancel from any API process asks procrastinate to abort the task's job (`cancel_job_by_id_async`
+  with `abort=True`: the worker cancels it) and cancels the vendor job.
 """
 
 from __future__ import annotations
@@ -20,31 +23,30 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable
-from types import SimpleNamespace
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mediagate.domain.tasks import QUEUES, TaskRecord, queue_for
 from mediagate.engine.job import TaskJob
 from mediagate.store.errors import StoreUnavailable
 
 log = logging.getLogger("mediagate.engine")
 
 TASK_NAME = "mediagate.run_task"
-LOCAL_PROVIDERS = frozenset({"piper", "local"})
-QUEUES = ("remote", "local")
+__all__ = ["QUEUES", "TASK_NAME", "ProcrastinateRunner", "libpq_url", "queue_for"]
 
+#: procrastinate's own defer function (its schema's `procrastinate_defer_jobs_v1`: queue, task name,
+#: priority, lock, queueing lock, args, scheduled at), run on our connection inside our transaction
 DEFER_SQL = text(
     "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task_name, 0, :lock, NULL, CAST(:args AS jsonb), NULL)"
     "::procrastinate_job_to_defer_v1])"
 )
-
-
-def queue_for(provider: str) -> str:
-    return "local" if provider in LOCAL_PROVIDERS else "remote"
+#: job states of a job that still runs or will
+LIVE_STATES = frozenset({"todo", "doing"})
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -73,7 +75,7 @@ class ProcrastinateRunner:
         self.stalled_seconds = stalled_seconds
         pool = 10 + 2 * self.fetchers  # each pickup loop holds a connection while it fetches
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=pool))
-        self.run_workers = False
+        self._open = False
         self._workers: list[asyncio.Task[None]] = []
         self._stalled: asyncio.Task[None] | None = None
 
@@ -85,7 +87,7 @@ class ProcrastinateRunner:
         retry = RetryStrategy(
             max_attempts=1000,
             wait=1,
-            retry_exceptions={asyncio.CancelledError, StoreUnavailable},  # type: ignore[arg-type]
+            retry_exceptions={asyncio.CancelledError, StoreUnavailable},  # type: ignore[arg-type]  # typed as Exception subclasses; a worker shutdown raises CancelledError (a BaseException) in the job
         )
 
         @self.app.task(name=TASK_NAME, retry=retry)
@@ -109,20 +111,26 @@ class ProcrastinateRunner:
                 finally:
                     await self.app.connector.execute_query_async("SELECT pg_advisory_unlock(715518)")
 
-    async def enqueue_in_transaction(self, session: AsyncSession, task_id: str, provider: str) -> None:
+    @property
+    def running(self) -> bool:
+        return bool(self._workers)
+
+    async def enqueue(
+        self, session: AsyncSession, task_id: str, queue: str, *, record: TaskRecord | None = None
+    ) -> None:
         await session.execute(
             DEFER_SQL,
-            {
-                "queue": queue_for(provider),
-                "task_name": TASK_NAME,
-                "lock": task_id,
-                "args": json.dumps({"task_id": task_id}),
-            },
+            {"queue": queue, "task_name": TASK_NAME, "lock": task_id, "args": json.dumps({"task_id": task_id})},
         )
 
-    async def start(self) -> None:
+    async def start(self, *, workers: bool = True, queues: Sequence[str] | None = None) -> None:
+        """Open procrastinate (creating its schema on first use); with `workers`, run jobs here."""
+        await self.apply_schema()
         await self.app.open_async()
-        if self.run_workers:
+        self._open = True
+        if queues:
+            self.queues = list(queues)
+        if workers:
             options: dict[str, Any] = {"queues": self.queues} if self.queues else {}
             # several procrastinate workers in this process, sharing the concurrency: each takes jobs
             # one database round trip at a time, so several take a burst of jobs several times faster
@@ -169,15 +177,8 @@ class ProcrastinateRunner:
             grace=self.stalled_seconds,
         )
         for row in rows:
-            provider = "sandbox" if row["mode"] == "test" else row["provider"]
-            await self.app.connector.execute_query_async(
-                "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(%(queue)s, %(task)s, 0, %(lock)s, NULL, "
-                "%(args)s::jsonb, NULL)::procrastinate_job_to_defer_v1])",
-                queue=queue_for(provider),
-                task=TASK_NAME,
-                lock=row["id"],
-                args=json.dumps({"task_id": row["id"]}),
-            )
+            deferrer = self.app.configure_task(TASK_NAME, queue=queue_for(row["provider"], row["mode"]), lock=row["id"])
+            await deferrer.defer_async(task_id=row["id"])
             log.warning("re-queued orphaned task %s", row["id"])
         return len(rows)
 
@@ -189,19 +190,14 @@ class ProcrastinateRunner:
                     await task
         self._workers = []
         self._stalled = None
-        await self.app.close_async()
-
-    async def dispatch(self, task_id: str, created: SimpleNamespace | None = None) -> None:
-        """Nothing to do: the job was deferred in the creating transaction."""
+        if self._open:
+            self._open = False
+            await self.app.close_async()
 
     async def abort(self, task_id: str) -> None:
-        row = await self.app.connector.execute_query_one_async(
-            "SELECT id FROM procrastinate_jobs WHERE lock = %(lock)s AND status IN ('todo', 'doing') "
-            "ORDER BY id DESC LIMIT 1",
-            lock=task_id,
-        )
-        if row:
-            await self.app.job_manager.cancel_job_by_id_async(row["id"], abort=True)
+        for job in await self.app.job_manager.list_jobs_async(lock=task_id):
+            if job.id is not None and job.status in LIVE_STATES:
+                await self.app.job_manager.cancel_job_by_id_async(job.id, abort=True)
         await self.job.cancel_at_vendor(task_id)
 
     def in_flight(self) -> int:

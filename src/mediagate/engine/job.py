@@ -5,11 +5,11 @@ does nothing; running it after a crash resumes without a second vendor submissio
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from types import SimpleNamespace
 from typing import Any, ParamSpec, TypeVar
 
 from mediagate.catalog import Catalog
@@ -17,6 +17,7 @@ from mediagate.config import Settings
 from mediagate.domain.media import ACTIVE, TaskStatus
 from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationInput, GenerationRequest
+from mediagate.domain.tasks import TaskRecord
 from mediagate.errors import ErrorCode
 from mediagate.providers.base import (
     Finished,
@@ -33,14 +34,12 @@ from mediagate.providers.base import (
 from mediagate.providers.registry import ProviderRegistry
 from mediagate.services.assets import AssetService
 from mediagate.services.health import ProviderHealth
-from mediagate.services.tasks import TaskService
+from mediagate.services.task_states import TaskStates
 from mediagate.services.validation import validate
 from mediagate.store.errors import StoreUnavailable, is_transient
 from mediagate.store.types import utcnow
 
 log = logging.getLogger("mediagate.engine")
-#: keys of `tasks.request` that are not part of the `GenerationRequest`
-EXTRA_KEYS = ("fallbacks", "input")
 T = TypeVar("T")
 P = ParamSpec("P")
 ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
@@ -53,7 +52,7 @@ class TaskJob:
     def __init__(
         self,
         settings: Settings,
-        tasks: TaskService,
+        tasks: TaskStates,
         assets: AssetService,
         registry: ProviderRegistry,
         catalog: Catalog,
@@ -87,9 +86,9 @@ class TaskJob:
     def _adapter(self, provider: str, mode: str) -> ProviderAdapter:
         return self.registry.get("sandbox" if mode == "test" else provider)
 
-    async def run(self, task_id: str, created: SimpleNamespace | None = None) -> None:
-        """Run the task to its end. `created`: its row as just committed by `TaskService.create` (with the
-        validated request as `request_model`), which saves reading it back.
+    async def run(self, task_id: str, created: TaskRecord | None = None) -> None:
+        """Run the task to its end. `created`: its record as just committed by `TaskService.create` (with
+        the validated request), which saves reading it back.
 
         Raises `StoreUnavailable` when the database stopped answering: the task is left as it is (its
         saved vendor job id included) for the runner to run the job again later; it is not failed."""
@@ -101,13 +100,11 @@ class TaskJob:
             log.warning("task %s: database unavailable (%s); the job will run again", task_id, exc)
             raise StoreUnavailable(str(exc)) from exc
 
-    async def _run(self, task_id: str, created: SimpleNamespace | None) -> None:
+    async def _run(self, task_id: str, created: TaskRecord | None) -> None:
         row = created if created is not None else await self.tasks.load(task_id)
         if row is None or row.status not in ACTIVE_VALUES:
             return
-        request = getattr(row, "request_model", None) or GenerationRequest.model_validate(
-            {k: v for k, v in row.request.items() if k not in EXTRA_KEYS}
-        )
+        request = row.generation()
         job = ProviderJob(task_id, request, row.provider_job_id, dict(row.provider_state or {}))
         deadline = row.deadline_at.timestamp()
         adapter = self._adapter(row.provider, row.mode)
@@ -117,8 +114,8 @@ class TaskJob:
                 if fresh:
                     submitted = await self._submit(
                         row.mode,
-                        row.request.get("fallbacks", []),
-                        row.request.get("input") or {},
+                        row.fallbacks,
+                        row.raw_input,
                         job,
                         deadline,
                         account_id=row.account_id,
@@ -173,7 +170,7 @@ class TaskJob:
     async def _submit(
         self,
         mode: str,
-        fallbacks: list[str],
+        fallbacks: tuple[str, ...],
         raw_input: dict[str, Any],
         job: ProviderJob,
         deadline: float,
@@ -199,7 +196,7 @@ class TaskJob:
             try:
                 if live and index + 1 < len(chain) and not self.health.allow(request.provider):
                     raise VendorServerError(f"circuit open for provider '{request.provider}'")
-                result = await self._retry(lambda a=adapter, c=current: a.submit(c), deadline)  # type: ignore[misc]
+                result = await self._retry(functools.partial(adapter.submit, current), deadline)
                 if live:
                     self.health.success(request.provider)
             except (VendorServerError, VendorRateLimited, VendorAuthError) as exc:
@@ -269,9 +266,12 @@ class TaskJob:
         account_id: str,
         sandbox: bool,
     ) -> None:
-        custom = getattr(adapter, "poll_interval", None)
-        interval = float(custom()) if callable(custom) else self.settings.poll_interval_seconds
-        ceiling = max(interval, self.settings.poll_interval_max_seconds) if not callable(custom) else interval
+        custom = adapter.poll_interval()
+        if custom is not None:  # the adapter's own pace (e.g. a local model), kept constant
+            interval = ceiling = float(custom)
+        else:
+            interval = self.settings.poll_interval_seconds
+            ceiling = max(interval, self.settings.poll_interval_max_seconds)
         progress = -1
         if fresh:
             # a job the vendor accepted a moment ago is not done yet: the first poll waits one interval
@@ -336,8 +336,7 @@ class TaskJob:
         row = await self.tasks.load(task_id)
         if row is None or row.provider_job_id is None:
             return
-        request = GenerationRequest.model_validate({k: v for k, v in row.request.items() if k not in EXTRA_KEYS})
-        job = ProviderJob(task_id, request, row.provider_job_id, dict(row.provider_state or {}))
+        job = ProviderJob(task_id, row.generation(), row.provider_job_id, dict(row.provider_state or {}))
         await self._best_effort_cancel(self._adapter(row.provider, row.mode), job)
 
     async def _best_effort_cancel(self, adapter: ProviderAdapter, job: ProviderJob) -> None:

@@ -12,7 +12,6 @@ import json
 import random
 import time
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -20,11 +19,12 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediagate.config import Settings
+from mediagate.domain.tasks import TaskRecord
 from mediagate.net.urlguard import UnsafeURL, URLGuard
 from mediagate.services.views import TaskView
 from mediagate.store import prepared
 from mediagate.store.db import Database
-from mediagate.store.tables import Account, Task, WebhookAttempt, WebhookMessage
+from mediagate.store.tables import Account, WebhookAttempt, WebhookMessage
 from mediagate.store.types import utcnow
 from mediagate.webhooks import signature_header
 
@@ -65,7 +65,7 @@ class WebhookService:
         self.db = db
         self.http = http
 
-    async def enqueue(self, session: AsyncSession, task: Task | SimpleNamespace, view: TaskView) -> str | None:
+    async def enqueue(self, session: AsyncSession, task: TaskRecord, view: TaskView) -> str | None:
         url = task.callback_url
         if url is None:
             found = await prepared.first(session, ACCOUNT_WEBHOOK_URL, {"account": task.account_id})
