@@ -40,7 +40,9 @@ class Gateway:
     """The composition root: builds the store, the services, the runner and the adapters from
     `Settings` (the only module that knows which runner runs), and owns their life cycle."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, runner: Callable[[TaskJob], Runner] | None = None) -> None:
+        """`runner`: builds the runner from the job instead of the one `settings.engine` names (tests:
+        `mediagate.testing.InMemoryRunner`; applications embedding the gateway)."""
         self.settings = settings
         self.db = Database(settings.resolved_database_url, fast=settings.fast_paths)
         # httpx's API, on aiohttp's connection pool unless fast paths are off (mediagate.net.http)
@@ -69,7 +71,7 @@ class Gateway:
         self.states = TaskStates(self.db, self.catalog, self.assets, self.webhooks, self.metrics)
         self.job = TaskJob(settings, self.states, self.assets, self.registry, self.catalog, self.health)
         self.distributed = settings.engine == "procrastinate" or (settings.engine == "auto" and not self.db.is_sqlite)
-        self.runner: Runner = self._runner()
+        self.runner: Runner = runner(self.job) if runner is not None else self._runner()
         self.tasks = TaskService(
             settings, self.db, self.catalog, self.router, self.assets, self.limits, self.states, self.runner
         )
