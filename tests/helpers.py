@@ -22,18 +22,23 @@ POOL_TIMEOUT = sa_exc.TimeoutError("QueuePool limit of size 30 overflow 0 reache
 LOCKED = sa_exc.OperationalError("UPDATE tasks ...", {}, sqlite3.OperationalError("database is locked"))
 
 
-def failing(times: int, error: BaseException, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+class Failing:
+    """`call`, raising `error` on its first `times` calls; `calls["n"]` counts them all."""
+
+    def __init__(self, times: int, error: BaseException, call: Callable[..., Awaitable[Any]]) -> None:
+        self.times, self.error, self.call = times, error, call
+        self.calls: dict[str, int] = {"n": 0}
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls["n"] += 1
+        if self.calls["n"] <= self.times:
+            raise self.error
+        return await self.call(*args, **kwargs)
+
+
+def failing(times: int, error: BaseException, call: Callable[..., Awaitable[Any]]) -> Failing:
     """`call`, raising `error` on its first `times` calls (its `calls["n"]` counts them all)."""
-    calls = {"n": 0}
-
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] <= times:
-            raise error
-        return await call(*args, **kwargs)
-
-    wrapper.calls = calls  # type: ignore[attr-defined]
-    return wrapper
+    return Failing(times, error, call)
 
 
 def fast_settings(tmp_path: Any, **overrides: Any) -> Settings:

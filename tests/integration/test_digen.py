@@ -17,8 +17,8 @@ from mediagate.api.app import create_app
 from mediagate.api.digen.schemas import ratio_of, ratio_of_size
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput
-from mediagate.media.probe import probe
 from mediagate.gateway import Gateway
+from mediagate.media.probe import probe
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal
 
 #: what DigenAI's client sends for `generate_video_sync(prompt=…, model="default", duration=5, aspect_ratio="1:1")`
@@ -62,8 +62,9 @@ def assert_new_error(response: httpx.Response, status: int, code: str) -> dict[s
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
     assert set(body) == {"error"}, body
-    assert body["error"]["code"] == code and body["error"]["message"], body
-    return body["error"]  # type: ignore[no-any-return]
+    error: dict[str, Any] = body["error"]
+    assert error["code"] == code and error["message"], body
+    return error
 
 
 def assert_old_error(response: httpx.Response, status: int) -> str:
@@ -97,10 +98,11 @@ async def poll_image(client: httpx.AsyncClient, key: str, job_id: str, timeout: 
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         assert body["errCode"] == 0 and body["errMsg"] == "success"
-        if body["data"]["status"] in (4, 5):
-            return body["data"]  # type: ignore[no-any-return]
-        assert body["data"]["status"] in (1, 2) and body["data"]["resource_urls"] == []
-        assert time.monotonic() < deadline, f"job {job_id} still {body['data']['status']}"
+        data: dict[str, Any] = body["data"]
+        if data["status"] in (4, 5):
+            return data
+        assert data["status"] in (1, 2) and data["resource_urls"] == []
+        assert time.monotonic() < deadline, f"job {job_id} still {data['status']}"
         await asyncio.sleep(0.05)
 
 

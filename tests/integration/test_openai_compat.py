@@ -17,8 +17,8 @@ from PIL import Image
 from mediagate.api.app import create_app
 from mediagate.api.openai.jobs import read_output
 from mediagate.api.openai.mapping import wav_to_pcm
-from mediagate.media.probe import probe
 from mediagate.gateway import Gateway
+from mediagate.media.probe import probe
 from mediagate.services.views import Principal
 from tests.helpers import fast_settings, ledger_consistent, make_principal, wait_task
 

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mediagate.media.probe import probe
 from mediagate.gateway import Gateway
+from mediagate.media.probe import probe
 from tests.helpers import download, ledger_consistent, make_principal, wait_http
 
 SEED_T2V = {

@@ -17,9 +17,9 @@ import pytest
 from mediagate.api.app import create_app
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
+from mediagate.gateway import Gateway
 from mediagate.media.synth import make_image
 from mediagate.providers.base import Finished, PollResult, ProviderJob, Submitted, VendorServerError
-from mediagate.gateway import Gateway
 from tests.helpers import fast_settings, make_principal, wait_http
 
 CATALOG = """

@@ -67,7 +67,7 @@ async def test_an_outage_longer_than_the_write_retries_reruns_the_job_without_a_
     task = await gw.tasks.create(principal, video())
     done = await wait_task(gw, principal, task.id, timeout=60)
     assert done.status == "completed", (done.error_code, done.error_message)
-    assert complete.calls["n"] == 4  # type: ignore[attr-defined]
+    assert complete.calls["n"] == 4
     assert len(fake[0].jobs) == 1  # polled again after the rerun, never submitted again
     assert len(done.outputs) == 1
     assert len(list(Path(gw.settings.data_dir).rglob("*.mp4"))) == 1  # the failed tries' files were discarded
@@ -85,7 +85,7 @@ async def test_the_vendor_job_id_is_saved_through_a_short_outage(
     task = await gw.tasks.create(principal, video())
     done = await wait_task(gw, principal, task.id, timeout=60)
     assert done.status == "completed", (done.error_code, done.error_message)
-    assert mark.calls["n"] == 3  # type: ignore[attr-defined]
+    assert mark.calls["n"] == 3
     assert len(fake[0].jobs) == 1
     await ledger_consistent(gw, principal.account_id)
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from mediagate.net.urlguard import UnsafeURL, URLGuard
 from mediagate.gateway import Gateway
+from mediagate.net.urlguard import UnsafeURL, URLGuard
 from tests.helpers import make_principal, wait_http
 
 

@@ -487,7 +487,7 @@ def test_generate_sends_only_given_fields(api: FakeAPI) -> None:
 
 def test_generate_rejects_wrongly_typed_parameters(api: FakeAPI) -> None:
     with api.client() as client, pytest.raises(InvalidParameterError) as info:
-        client.generate("x", type="hologram")  # type: ignore[arg-type]
+        client.generate("x", type="hologram")  # type: ignore[arg-type]  # on purpose: not a MediaType
     assert info.value.field == "type" and api.requests == []
 
 

@@ -4,6 +4,7 @@ commits or fails on its own and returns only once its work is durable."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,11 @@ from mediagate.store.db import Database
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> Database:
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
     async with database.write() as session:
         await session.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL UNIQUE)"))
-    yield database  # type: ignore[misc]
+    yield database
     await database.close()
 
 

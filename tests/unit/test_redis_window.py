@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,13 +14,13 @@ from tests.helpers import redis_reachable
 
 
 @pytest.fixture
-async def windows() -> RedisWindows:
+async def windows() -> AsyncIterator[RedisWindows]:
     if not redis_reachable():
         if os.environ.get("CI"):
             pytest.fail("Redis is not reachable on 127.0.0.1:6379 (required under CI)")
         pytest.skip("Redis is not reachable on 127.0.0.1:6379")
     store = RedisWindows("redis://127.0.0.1:6379/0")
-    yield store  # type: ignore[misc]
+    yield store
     await store.close()
 
 

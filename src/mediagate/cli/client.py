@@ -54,6 +54,7 @@ from mediagate.client import (
     TimeoutError,
 )
 from mediagate.client._core import is_url
+from mediagate.client.types import MediaType
 
 EXIT_OK = 0
 EXIT_TASK_FAILED = 1
@@ -123,8 +124,12 @@ def fail(error: MediagateError) -> NoReturn:
     raise click.exceptions.Exit(exit_code(error))
 
 
-def api_command(func: F) -> F:
-    """Add --base-url/--api-key, build the `Client`, and turn SDK errors into exit codes."""
+def api_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --base-url/--api-key, build the `Client`, and turn SDK errors into exit codes.
+
+    The result takes --base-url/--api-key instead of `func`'s first argument (the client): a
+    different signature, so it is typed as any callable (click.command takes any).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, base_url: str | None, api_key: str | None, **kwargs: Any) -> Any:
@@ -149,7 +154,7 @@ def api_command(func: F) -> F:
         show_envvar=True,
         help="Gateway URL (default http://127.0.0.1:8000).",
     )(wrapper)
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 # --- output helpers ----------------------------------------------------------------------------------------------
@@ -248,7 +253,7 @@ def _check_inputs(values: tuple[str, ...] | list[str], hint: str) -> list[str | 
     return checked
 
 
-MEDIA = {"video": "video", "image": "image", "speech": "audio", "avatar": "avatar"}
+MEDIA: dict[str, MediaType] = {"video": "video", "image": "image", "speech": "audio", "avatar": "avatar"}
 
 _OPTIONS: dict[str, Callable[[F], F]] = {
     "duration": click.option("--duration", type=float, help="Seconds (video: e.g. 5 or 10)."),
@@ -299,7 +304,7 @@ def _make_generate(kind: str) -> click.Command:
             kw["audio"] = _check_inputs([kw["audio"]], "--audio-file")[0]
         if kind == "avatar" and not kw.get("images"):
             raise click.UsageError("an avatar needs a portrait: --image FILE_OR_URL")
-        task = client.generate(prompt, type=MEDIA[kind], **kw)  # type: ignore[arg-type]
+        task = client.generate(prompt, type=MEDIA[kind], **kw)
         err.print(escape(f"created task {task.id} ({task.model or kind}, {task.task_type or MEDIA[kind]})"))
         if not wait:
             if out_path is not None:
@@ -429,9 +434,9 @@ def tasks_download(client: Client, task_id: str, out: str | None, index: int) ->
 @click.option("--type", "media", type=click.Choice(["video", "image", "audio", "avatar"]), help="Only this type.")
 @click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
 @api_command
-def models(client: Client, media: str | None, as_json: bool) -> None:
+def models(client: Client, media: MediaType | None, as_json: bool) -> None:  # click.Choice: a MediaType
     """The models this gateway offers."""
-    found = client.models(media)  # type: ignore[arg-type]
+    found = client.models(media)
     if as_json:
         _json([m.model_dump(mode="json") for m in found])
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from typing import Any
 
 import click
 
@@ -47,8 +48,8 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     from mediagate.api.app import create_app
     from mediagate.config import Settings
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app = create_app(settings, workers=not no_workers)
@@ -73,10 +74,10 @@ def worker(queues: str | None, concurrency: int | None) -> None:
     from mediagate.config import Settings
     from mediagate.gateway import Gateway
 
-    overrides: dict[str, object] = {"engine": "procrastinate"}
+    overrides: dict[str, Any] = {"engine": "procrastinate"}
     if concurrency is not None:
         overrides["worker_concurrency"] = concurrency
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings(**overrides)
     if settings.is_sqlite:
         raise click.ClickException(
             "mediagate worker needs PostgreSQL: set MEDIAGATE_DATABASE_URL=postgresql+asyncpg://…"

@@ -16,6 +16,7 @@ import httpx
 
 from mediagate.client import _core
 from mediagate.client._core import FileInput, ImageInput, RetryPolicy, TaskRef
+from mediagate.client.batch import run_async
 from mediagate.client.errors import MediagateError, TaskFailedError, TimeoutError
 from mediagate.client.types import (
     Account,
@@ -499,8 +500,6 @@ class AsyncClient:
         again), failed ones are retried (unless `retry_failed=False`). With `download_dir` each
         output is saved there. Rate limits pause every worker. An invalid API key aborts the batch.
         """
-        from mediagate.client.batch import run_async
-
         return await run_async(
             self,
             requests,

@@ -15,6 +15,7 @@ import httpx
 
 from mediagate.client import _core
 from mediagate.client._core import FileInput, ImageInput, RetryPolicy, TaskRef
+from mediagate.client.batch import run_sync
 from mediagate.client.errors import MediagateError, TaskFailedError, TimeoutError
 from mediagate.client.types import (
     Account,
@@ -494,8 +495,6 @@ class Client:
         again), failed ones are retried (unless `retry_failed=False`). With `download_dir` each
         output is saved there. Rate limits pause every worker. An invalid API key aborts the batch.
         """
-        from mediagate.client.batch import run_sync
-
         return run_sync(
             self,
             requests,

@@ -10,6 +10,10 @@ An item's `key` is a hash of its request (plus its occurrence number, for repeat
 resuming works even if the input is re-ordered. Creates use the Idempotency-Key
 ``mg-batch-<batch id>-<key>-<attempt>``: if a run is killed between creating a task and writing
 its ``submitted`` line, the next run's create is answered with the same task — never a second one.
+
+This module is typed against `SyncBatchClient` / `AsyncBatchClient`, the few client methods a batch
+uses, and imports neither `Client` nor `AsyncClient`: the clients import this module, never the
+other way round (tests/unit/test_client_imports.py keeps it so).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mediagate.client import _core
 from mediagate.client.errors import (
@@ -41,15 +45,54 @@ from mediagate.client.errors import (
 )
 from mediagate.client.types import BatchReport, BatchResult, GenerationParams, Task
 
-if TYPE_CHECKING:
-    from mediagate.client._async import AsyncClient
-    from mediagate.client._sync import Client
-
 #: How often one item goes back to the queue after a rate limit before it is recorded as an error.
 MAX_RATE_LIMIT_ROUNDS = 30
 #: Transient errors tolerated while polling one item.
 MAX_POLL_ERRORS = 5
 TRANSIENT = (RateLimitError, APIConnectionError, ServerError)
+
+
+class SyncBatchClient(Protocol):
+    """What a threaded batch needs of its client (`Client` is one)."""
+
+    @property
+    def retry(self) -> _core.RetryPolicy: ...
+
+    @property
+    def _gate(self) -> _core.RateGate: ...  # shared by all workers: a rate limit pauses every one
+
+    def create(self, params: GenerationParams, *, idempotency_key: str | None = None) -> Task: ...
+
+    def get(self, task: str) -> Task: ...
+
+    def wait(
+        self,
+        task: Task,
+        *,
+        timeout: float | None = None,
+        on_update: Callable[[Task], None] | None = None,
+        raise_on_failure: bool = True,
+    ) -> Task: ...
+
+    def download(self, task: Task, path: Path) -> Path: ...
+
+
+class AsyncBatchClient(Protocol):
+    """What an asyncio batch needs of its client (`AsyncClient` is one)."""
+
+    @property
+    def retry(self) -> _core.RetryPolicy: ...
+
+    @property
+    def _gate(self) -> _core.RateGate: ...
+
+    async def create(self, params: GenerationParams, *, idempotency_key: str | None = None) -> Task: ...
+
+    async def get(self, task: str) -> Task: ...
+
+    async def wait(self, task: Task, *, timeout: float | None = None, raise_on_failure: bool = True) -> Task: ...
+
+    async def download(self, task: Task, path: Path) -> Path: ...
 
 
 def to_params(request: GenerationParams | Mapping[str, Any]) -> GenerationParams:
@@ -200,7 +243,9 @@ class Stopped(Exception):
 
 
 class _SyncRunner:
-    def __init__(self, client: Client, log: ResultsLog, download_dir: Path | None, timeout: float | None) -> None:
+    def __init__(
+        self, client: SyncBatchClient, log: ResultsLog, download_dir: Path | None, timeout: float | None
+    ) -> None:
         self.client = client
         self.log = log
         self.download_dir = download_dir
@@ -308,7 +353,7 @@ def _prepare(
 
 
 def run_sync(
-    client: Client,
+    client: SyncBatchClient,
     requests: Iterable[GenerationParams | Mapping[str, Any]],
     *,
     concurrency: int,
@@ -348,7 +393,9 @@ def run_sync(
 
 
 class _AsyncRunner:
-    def __init__(self, client: AsyncClient, log: ResultsLog, download_dir: Path | None, timeout: float | None) -> None:
+    def __init__(
+        self, client: AsyncBatchClient, log: ResultsLog, download_dir: Path | None, timeout: float | None
+    ) -> None:
         self.client = client
         self.log = log
         self.download_dir = download_dir
@@ -429,7 +476,7 @@ class _AsyncRunner:
 
 
 async def run_async(
-    client: AsyncClient,
+    client: AsyncBatchClient,
     requests: Iterable[GenerationParams | Mapping[str, Any]],
     *,
     concurrency: int,

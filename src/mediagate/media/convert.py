@@ -5,10 +5,15 @@ from __future__ import annotations
 import io
 import wave
 from fractions import Fraction
+from typing import Literal
 
 import numpy as np
 
-CODECS = {"mp3": ("mp3", "libmp3lame"), "ogg": ("ogg", "libopus")}
+#: format → (container, encoder); the encoders are literals so that PyAV's `add_stream` types an AudioStream
+CODECS: dict[str, tuple[str, Literal["libmp3lame", "libopus"]]] = {
+    "mp3": ("mp3", "libmp3lame"),
+    "ogg": ("ogg", "libopus"),
+}
 
 
 def wav_to(data: bytes, fmt: str) -> bytes:
@@ -26,7 +31,7 @@ def wav_to(data: bytes, fmt: str) -> bytes:
     out_rate = 48000 if codec == "libopus" else rate
     out = io.BytesIO()
     with av.open(out, mode="w", format=container_format) as container:
-        stream: av.AudioStream = container.add_stream(codec, rate=out_rate)  # type: ignore[assignment]
+        stream = container.add_stream(codec, rate=out_rate)
         stream.layout = "mono" if channels == 1 else "stereo"
         resampler = av.AudioResampler(
             format="s16" if codec == "libopus" else "s16p", layout=stream.layout, rate=out_rate

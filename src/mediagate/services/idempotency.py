@@ -106,7 +106,7 @@ class IdempotencyService:
             )
             return await insert_ignore(
                 session,
-                IdempotencyKey.__table__,  # type: ignore[arg-type]
+                IdempotencyKey.metadata.tables[IdempotencyKey.__tablename__],  # typed Table (__table__ is FromClause)
                 {
                     "account_id": account,
                     "key": key,

@@ -26,7 +26,7 @@ def _cached(path: str, mtime_ns: int) -> bytes:
             raise ValueError("no video stream")
         image: Image.Image | None = None
         for frame in container.decode(container.streams.video[0]):
-            image = frame.to_image()  # type: ignore[no-untyped-call]
+            image = frame.to_image()  # type: ignore[no-untyped-call]  # PyAV's stub leaves to_image unannotated
             break
     if image is None:
         raise ValueError("no video frame")
