@@ -3,8 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+#: pytest-xdist workers (tests use free ports, private data dirs and per-test databases)
+WORKERS ?= auto
 
-.PHONY: install run test lint typecheck unit integration acceptance bench bench-smoke clean migration
+.PHONY: install run test test-stock lint typecheck unit integration acceptance bench bench-smoke clean migration
 
 install: $(VENV)/.installed
 
@@ -18,9 +20,13 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(VENV)/bin/mediagate serve --host $(HOST) --port $(PORT)
 
-## Lint, type-check and run the whole test suite.
+## Lint, type-check and run the whole test suite (in parallel: pytest-xdist).
 test: install lint typecheck
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(WORKERS) tests
+
+## The suite on the stock drivers (MEDIAGATE_FAST_PATHS=false: aiosqlite, httpx's own transport).
+test-stock: install
+	MEDIAGATE_FAST_PATHS=false $(PY) -m pytest -q -n $(WORKERS) tests
 
 lint: install
 	$(PY) -m ruff check src tests examples $(wildcard bench)
@@ -29,13 +35,13 @@ typecheck: install
 	$(PY) -m mypy
 
 unit: install
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q -n $(WORKERS) tests/unit
 
 integration: install
-	$(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q -n $(WORKERS) tests/integration
 
 acceptance: install
-	$(PY) -m pytest -q tests/acceptance
+	$(PY) -m pytest -q -n $(WORKERS) tests/acceptance
 
 ## Benchmarks (docs/benchmarks.md): HTTP overhead and capacity, embedded then scale-out (PostgreSQL +
 ## Redis on 127.0.0.1). Several minutes each; the verdicts are ratios against baselines of the same run.

@@ -19,7 +19,7 @@ from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.gateway import Gateway
 from mediagate.media.synth import make_image
-from mediagate.providers.base import Finished, PollResult, ProviderJob, Submitted, VendorServerError
+from mediagate.providers.base import Adapter, Finished, PollResult, ProviderJob, Submitted, VendorServerError
 from tests.helpers import fast_settings, make_principal, wait_http
 
 CATALOG = """
@@ -42,18 +42,16 @@ base = {price}
 PROVIDERS = {"alpha": (90, 20, 30), "beta": (70, 8, 10), "gamma": (80, 5, 20)}
 
 
-class ScriptedAdapter:
-    required_settings: tuple[str, ...] = ()
-
+class ScriptedAdapter(Adapter):
     def __init__(self, name: str) -> None:
-        self.name = name
+        self.label = name
         self.failing = False
         self.submits = 0
 
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         self.submits += 1
         if self.failing:
-            raise VendorServerError(f"{self.name}: HTTP 503 Service Unavailable", status=503)
+            raise VendorServerError(f"{self.label}: HTTP 503 Service Unavailable", status=503)
         return Finished([OutputRef(MediaType.IMAGE, data=make_image(job.request.prompt, 64, 64), format="png")])
 
     async def poll(self, job: ProviderJob) -> PollResult:

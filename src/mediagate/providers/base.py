@@ -8,6 +8,10 @@ An adapter turns a `GenerationRequest` into vendor calls and vendor answers into
 
 Vendor failures are raised as the `Vendor*` exceptions below, never as raw HTTP errors: the engine
 decides retries and the task's final error code from the exception type alone.
+
+Every adapter subclasses `Adapter` (the defaults: no cancel, the engine's poll interval, credentials
+checked against `required_settings`); vendors spoken to over HTTP subclass `HTTPAdapter`
+(`providers/_http.py`), which owns the request, transport failures and the status → error mapping.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import httpx
 
+from mediagate.catalog import Catalog
 from mediagate.config import Settings
 from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationRequest
@@ -78,6 +83,8 @@ class ProviderContext:
     #: and reading our own upload URLs straight from asset storage. Adapters that must send bytes
     #: (base64, multipart) to their vendor use this, never `http.get` on a user URL.
     fetch_input: Callable[[str], Awaitable[tuple[bytes, str | None]]] = _no_fetch
+    #: the gateway's catalog (models and providers), for adapters that need a model's spec
+    catalog: Catalog | None = None
 
 
 # --- vendor failures, as the engine sees them ----------------------------------------------------
@@ -127,37 +134,56 @@ class VendorUnsupported(VendorError):
     """The vendor cannot do this (e.g. no cancel endpoint)."""
 
 
-@runtime_checkable
-class ProviderAdapter(Protocol):
-    """One vendor. Instances are shared by all tasks of the process: keep them stateless per task."""
+class Adapter:
+    """One vendor. Instances are shared by all tasks of the process: keep them stateless per task.
 
-    name: str
+    Subclasses set `name` (the catalog's provider name) and `required_settings`, and implement
+    `submit` and `poll`; `cancel`, `poll_interval` and `missing_settings` have working defaults.
+    """
+
+    name: ClassVar[str]
     #: settings that must be set for this adapter to work (names of `Settings` fields)
-    required_settings: tuple[str, ...]
+    required_settings: ClassVar[tuple[str, ...]] = ()
 
-    async def submit(self, job: ProviderJob) -> Submitted | Finished: ...
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+        self.settings = context.settings
+        self.http = context.http
+        self.fetch_input = context.fetch_input
 
-    async def poll(self, job: ProviderJob) -> PollResult: ...
+    async def submit(self, job: ProviderJob) -> Submitted | Finished:
+        """Start the job at the vendor (or, for synchronous vendors, run it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement submit()")
 
-    async def cancel(self, job: ProviderJob) -> bool: ...
+    async def poll(self, job: ProviderJob) -> PollResult:
+        """The state of a submitted job."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement poll()")
+
+    async def cancel(self, job: ProviderJob) -> bool:
+        """Stop the job at the vendor; False when the vendor cannot (polling simply stops)."""
+        return False
+
+    def poll_interval(self) -> float | None:
+        """Seconds between polls; None: the engine's `poll_interval_seconds` (backing off to the max)."""
+        return None
+
+    @classmethod
+    def missing_settings(cls, settings: Settings) -> list[str]:
+        """The settings this adapter still needs (empty when it is configured). Adapters with
+        alternative credentials (e.g. a Gemini key or Vertex) override this."""
+        return [name for name in cls.required_settings if settings.secret(name) is None]
+
+
+#: the name the engine and the registry type against
+ProviderAdapter = Adapter
 
 
 def raise_for_http(response: httpx.Response, message: str | None = None, *, vendor_code: str | None = None) -> None:
     """Map a vendor's HTTP status to our `Vendor*` exceptions (for vendors with plain HTTP errors)."""
+    from mediagate.providers._http import status_error  # _http builds on this module
+
     status = response.status_code
     if status < 400:
         return
     text = message or f"{response.request.method} {response.request.url.path} → HTTP {status}: {response.text[:300]}"
-    if status in (401, 403):
-        raise VendorAuthError(text, status=status, vendor_code=vendor_code)
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        raise VendorRateLimited(
-            text,
-            status=status,
-            vendor_code=vendor_code,
-            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
-        )
-    if status >= 500:
-        raise VendorServerError(text, status=status, vendor_code=vendor_code)
-    raise VendorBadRequest(text, status=status, vendor_code=vendor_code)
+    raise status_error(response, text, vendor_code=vendor_code)

@@ -22,6 +22,7 @@ error code for a reused ``external_task_id``.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -30,18 +31,17 @@ import jwt
 from mediagate.domain.media import MediaType, TaskType
 from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationRequest
+from mediagate.providers._http import HTTPAdapter, json_body, rate_limited
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
@@ -84,29 +84,6 @@ def _code(payload: Any) -> int | None:
         return None
 
 
-def _error(response: httpx.Response, payload: Any) -> VendorError:
-    code = _code(payload)
-    message_text = payload.get("message") if isinstance(payload, dict) else None
-    status = response.status_code
-    message = f"Kling: {message_text or response.text[:200]} (code {code if code is not None else status})"
-    vendor_code = str(code) if code is not None else None
-    if code in AUTH_CODES or status in (401, 403):
-        return VendorAuthError(message, status=status, vendor_code=vendor_code)
-    if code in POLICY_CODES:
-        return VendorContentPolicy(message, status=status, vendor_code=vendor_code)
-    if code in RATE_CODES or status == 429:
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(
-            message,
-            status=status,
-            vendor_code=vendor_code,
-            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
-        )
-    if (code is not None and code >= 5000) or status >= 500:
-        return VendorServerError(message, status=status, vendor_code=vendor_code)
-    return VendorBadRequest(message, status=status, vendor_code=vendor_code)
-
-
 def endpoint_for(request: GenerationRequest) -> str:
     return "image2video" if request.task_type is TaskType.IMAGE_TO_VIDEO else "text2video"
 
@@ -123,17 +100,16 @@ def mode_for(request: GenerationRequest) -> str | None:
     return str(explicit) if explicit else ("pro" if needs_pro else "std")
 
 
-class KlingAdapter:
+class KlingAdapter(HTTPAdapter):
     name = "kling"
-    required_settings: tuple[str, ...] = ("kling_access_key", "kling_secret_key")
+    label = "Kling"
+    required_settings = ("kling_access_key", "kling_secret_key")
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
+    def base_url(self) -> str:
+        return self.settings.kling_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.kling_base_url.rstrip("/")
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token()}"}  # signed afresh for every request
 
     def token(self, now: float | None = None) -> str:
         """A freshly signed API token (Kling's documented JWT: iss/exp/nbf, HS256 with the secret key)."""
@@ -172,36 +148,59 @@ class KlingAdapter:
         body["external_task_id"] = job.task_id
         return body
 
-    async def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        """One API call; returns the envelope's `data`. A 1004 (token expired) is retried once."""
+    async def request(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, check: bool = True, **kw: Any
+    ) -> httpx.Response:
+        """The base call, with the envelope checked (`code` 0, whatever the HTTP status says). A 1004
+        (token expired) is retried once: `headers()` signs a new token for the second attempt."""
         for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {self.token()}"}
-            try:
-                response = await self.http.request(method, f"{self._base}{path}", headers=headers, **kw)
-            except httpx.TimeoutException as exc:
-                raise VendorServerError(f"Kling: timeout on {method} {path}") from exc
-            except httpx.TransportError as exc:
-                raise VendorServerError(f"Kling: connection failed ({exc.__class__.__name__})") from exc
-            try:
-                payload: Any = response.json()
-            except ValueError:
-                payload = None
-            code = _code(payload)
+            response = await super().request(method, path, headers=headers, check=False, **kw)
+            if not check:
+                return response
+            code = _code(json_body(response))
             if response.status_code < 400 and code == 0:
-                data = payload.get("data")
-                if not isinstance(data, dict):
-                    raise VendorServerError(f"Kling: no data in {response.text[:200]}")
-                return data
+                return response
             if code == TOKEN_EXPIRED and attempt == 1:
                 continue  # sign a new token and try once more
             if response.status_code < 400 and code is None:
                 raise VendorServerError(f"Kling: unexpected answer {response.text[:200]}")
-            raise _error(response, payload)
+            raise self.error(response)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        """One API call; returns the envelope's `data`."""
+        response = await self.request(method, path, **kw)
+        data = json_body(response).get("data")
+        if not isinstance(data, dict):
+            raise VendorServerError(f"Kling: no data in {response.text[:200]}")
+        return data
+
+    # errors: the envelope {"code", "message", "request_id"}, on any HTTP status
+    def error_code(self, response: httpx.Response, body: Any) -> str | None:
+        code = _code(body)
+        return str(code) if code is not None else None
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        code = _code(body)
+        text = body.get("message") if isinstance(body, dict) else None
+        return f"Kling: {text or response.text[:200]} (code {code if code is not None else response.status_code})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        number = _code(body)
+        status = response.status_code
+        if number in AUTH_CODES or status in (401, 403):
+            return VendorAuthError(message, status=status, vendor_code=code)
+        if number in POLICY_CODES:
+            return VendorContentPolicy(message, status=status, vendor_code=code)
+        if number in RATE_CODES:
+            return rate_limited(response, message, vendor_code=code)
+        if number is not None and number >= 5000 and status != 429:
+            return VendorServerError(message, status=status, vendor_code=code)
+        return None  # the HTTP status decides
 
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         kind = endpoint_for(job.request)
-        data = await self._call("POST", f"/v1/videos/{kind}", json=self.body(job))
+        data = await self.call("POST", f"/v1/videos/{kind}", json=self.body(job))
         task_id = data.get("task_id")
         if not task_id:
             raise VendorServerError(f"Kling: no task_id in {data!r:.200}")
@@ -209,7 +208,7 @@ class KlingAdapter:
 
     async def poll(self, job: ProviderJob) -> PollResult:
         kind = str(job.state.get("endpoint") or endpoint_for(job.request))
-        data = await self._call("GET", f"/v1/videos/{kind}/{job.vendor_job_id}")
+        data = await self.call("GET", f"/v1/videos/{kind}/{job.vendor_job_id}")
         raw = str(data.get("task_status", ""))
         status = STATUS.get(raw)
         if status is None:
@@ -234,6 +233,3 @@ class KlingAdapter:
             policy = any(word in message.lower() for word in POLICY_WORDS)
             return PollResult(JobStatus.FAILED, error=f"Kling: {message}", content_policy=policy)
         return PollResult(status)
-
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False  # Kling documents no cancel; the engine just stops polling

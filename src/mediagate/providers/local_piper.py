@@ -17,6 +17,7 @@ from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.media import convert
 from mediagate.providers.base import (
+    Adapter,
     Finished,
     PollResult,
     ProviderContext,
@@ -28,12 +29,11 @@ from mediagate.providers.base import (
 )
 
 
-class PiperAdapter:
+class PiperAdapter(Adapter):
     name = "piper"
-    required_settings: tuple[str, ...] = ()
 
     def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
+        super().__init__(context)
         self._voice: Any = None
         self._lock = threading.Lock()
 
@@ -82,6 +82,3 @@ class PiperAdapter:
 
     async def poll(self, job: ProviderJob) -> PollResult:
         raise VendorUnsupported("Piper runs synchronously; there is nothing to poll")
-
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False

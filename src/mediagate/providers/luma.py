@@ -23,18 +23,16 @@ import httpx
 
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
+from mediagate.providers._http import HTTPAdapter
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
-    VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
@@ -55,11 +53,7 @@ def _is_policy(text: str) -> bool:
     return any(word in lowered for word in POLICY_WORDS)
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return response.text[:200]
+def _detail(response: httpx.Response, body: Any) -> str:
     if isinstance(body, dict):
         detail = body.get("detail") or body.get("message") or body.get("error")
         if detail:
@@ -67,38 +61,29 @@ def _detail(response: httpx.Response) -> str:
     return response.text[:200]
 
 
-def _error(response: httpx.Response) -> VendorError:
-    status = response.status_code
-    detail = _detail(response)
-    message = f"Luma: {detail} (HTTP {status})"
-    if status in (401, 403) or status == 402 or "insufficient credits" in detail.lower():
-        return VendorAuthError(message, status=status)  # key refused or account out of credits
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(
-            message, status=status, retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None
-        )
-    if status >= 500:
-        return VendorServerError(message, status=status)
-    if _is_policy(detail):
-        return VendorContentPolicy(message, status=status)
-    return VendorBadRequest(message, status=status)
-
-
-class LumaAdapter:
+class LumaAdapter(HTTPAdapter):
     name = "luma"
-    required_settings: tuple[str, ...] = ("luma_api_key",)
+    label = "Luma"
+    required_settings = ("luma_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
+    def base_url(self) -> str:
+        return self.settings.luma_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.luma_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.secret('luma_api_key') or ''}"}
+
+    # errors: plain HTTP errors with {"detail": …}
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        return f"Luma: {_detail(response, body)} (HTTP {response.status_code})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        status = response.status_code
+        detail = _detail(response, body)
+        if status == 402 or "insufficient credits" in detail.lower():
+            return VendorAuthError(message, status=status)  # the account is out of credits
+        if status < 500 and status not in (401, 403, 429) and _is_policy(detail):
+            return VendorContentPolicy(message, status=status)
+        return None
 
     def body(self, job: ProviderJob) -> dict[str, Any]:
         request = job.request
@@ -123,32 +108,15 @@ class LumaAdapter:
             body["concepts"] = [{"key": str(key)} for key in request.options["concepts"]]
         return body
 
-    async def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        try:
-            response = await self.http.request(method, f"{self._base}{path}", headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"Luma: timeout on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"Luma: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise VendorServerError(f"Luma: not JSON: {response.text[:200]}") from exc
-        if not isinstance(data, dict):
-            raise VendorServerError(f"Luma: unexpected answer {response.text[:200]}")
-        return data
-
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
-        data = await self._call("POST", "/generations/video", json=self.body(job))
+        data = await self.request_json("POST", "/generations/video", json=self.body(job))
         generation_id = data.get("id")
         if not generation_id:
             raise VendorServerError(f"Luma: no generation id in {str(data)[:200]}")
         return Submitted(str(generation_id))
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        data = await self._call("GET", f"/generations/{job.vendor_job_id}")
+        data = await self.request_json("GET", f"/generations/{job.vendor_job_id}")
         raw = str(data.get("state", ""))
         status = STATUS.get(raw)
         if status is None:
@@ -164,6 +132,3 @@ class LumaAdapter:
             reason = str(data.get("failure_reason") or "generation failed")
             return PollResult(JobStatus.FAILED, error=f"Luma: {reason}", content_policy=_is_policy(reason))
         return PollResult(status)
-
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False  # Luma has no cancel (DELETE removes the record); the engine stops polling

@@ -24,15 +24,13 @@ import base64
 import binascii
 from typing import Any
 
-import httpx
-
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
+from mediagate.providers._http import HTTPAdapter, json_body
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
@@ -98,21 +96,6 @@ def base_error(code: int, message: str, *, trace: str | None = None, status: int
     return VendorBadRequest(text, status=status, vendor_code=vendor_code)
 
 
-def _http_error(response: httpx.Response) -> VendorError:
-    status = response.status_code
-    text = f"MiniMax: HTTP {status} on {response.request.url.path}: {response.text[:200]}"
-    if status in (401, 403):
-        return VendorAuthError(text, status=status)
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(
-            text, status=status, retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None
-        )
-    if status >= 500:
-        return VendorServerError(text, status=status)
-    return VendorBadRequest(text, status=status)
-
-
 def _base_resp(body: dict[str, Any]) -> tuple[int, str]:
     base = body.get("base_resp") or {}
     try:
@@ -122,38 +105,28 @@ def _base_resp(body: dict[str, Any]) -> tuple[int, str]:
     return code, str(base.get("status_msg") or "")
 
 
-class MinimaxAdapter:
+class MinimaxAdapter(HTTPAdapter):
+    """HTTP errors are plain (the base's status mapping); `call` also checks the ``base_resp`` envelope."""
+
     name = "minimax"
-    required_settings: tuple[str, ...] = ("minimax_api_key",)
+    label = "MiniMax"
+    required_settings = ("minimax_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
+    def base_url(self) -> str:
+        return self.settings.minimax_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.minimax_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.secret('minimax_api_key') or ''}"}
 
-    async def _call(self, method: str, path: str, *, check: bool = True, **kw: Any) -> dict[str, Any]:
-        """One vendor call; the JSON body. With `check`, a non-zero ``base_resp`` raises."""
-        try:
-            response = await self.http.request(method, f"{self._base}{path}", headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"MiniMax: timeout on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"MiniMax: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _http_error(response)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise VendorServerError(f"MiniMax: non-JSON answer on {path}: {response.text[:200]}") from exc
+    async def call(self, method: str, path: str, *, envelope: bool = True, **kw: Any) -> dict[str, Any]:
+        """One vendor call; the JSON body. With `envelope`, a non-zero ``base_resp`` raises."""
+        response = await self.request(method, path, **kw)
+        body = json_body(response)
+        if body is None:
+            raise VendorServerError(f"MiniMax: non-JSON answer on {path}: {response.text[:200]}")
         if not isinstance(body, dict):
             raise VendorServerError(f"MiniMax: unexpected answer on {path}: {response.text[:200]}")
-        if check:
+        if envelope:
             code, message = _base_resp(body)
             if code != 0:
                 raise base_error(code, message, trace=response.headers.get("trace-id"), status=response.status_code)
@@ -175,9 +148,6 @@ class MinimaxAdapter:
         if job.state.get("kind", MediaType.VIDEO.value) != MediaType.VIDEO.value:
             raise VendorUnsupported("MiniMax image and speech are synchronous; there is nothing to poll")
         return await self._poll_video(job)
-
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False  # MiniMax has no cancel endpoint: the engine just stops polling
 
     # --- video ---------------------------------------------------------------------------------
 
@@ -207,14 +177,16 @@ class MinimaxAdapter:
         return body
 
     async def _submit_video(self, job: ProviderJob) -> Submitted:
-        body = await self._call("POST", "/v1/video_generation", json=self.video_body(job))
+        body = await self.call("POST", "/v1/video_generation", json=self.video_body(job))
         task_id = body.get("task_id")
         if not task_id:
             raise VendorServerError(f"MiniMax: no task_id in {str(body)[:200]}")
         return Submitted(str(task_id), {"kind": MediaType.VIDEO.value})
 
     async def _poll_video(self, job: ProviderJob) -> PollResult:
-        body = await self._call("GET", "/v1/query/video_generation", params={"task_id": job.vendor_job_id}, check=False)
+        body = await self.call(
+            "GET", "/v1/query/video_generation", params={"task_id": job.vendor_job_id}, envelope=False
+        )
         code, message = _base_resp(body)
         if code in MODERATION_CODES:
             return PollResult(JobStatus.FAILED, error=f"MiniMax: {message} ({code})", content_policy=True)
@@ -250,7 +222,7 @@ class MinimaxAdapter:
 
     async def _download_url(self, file_id: str) -> str:
         """The third call: a file id becomes a download URL (valid for about 9 hours)."""
-        body = await self._call("GET", "/v1/files/retrieve", params={"file_id": file_id})
+        body = await self.call("GET", "/v1/files/retrieve", params={"file_id": file_id})
         url = (body.get("file") or {}).get("download_url")
         if not url:
             raise VendorServerError(f"MiniMax: no download_url for file {file_id}")
@@ -277,7 +249,7 @@ class MinimaxAdapter:
         return body
 
     async def _generate_image(self, job: ProviderJob) -> Finished:
-        body = await self._call("POST", "/v1/image_generation", json=self.image_body(job))
+        body = await self.call("POST", "/v1/image_generation", json=self.image_body(job))
         data = body.get("data") or {}
         width, height = IMAGE_SIZES.get(job.request.aspect_ratio or "1:1", (None, None))
         outputs: list[OutputRef] = []
@@ -322,7 +294,7 @@ class MinimaxAdapter:
         return body
 
     async def _speak(self, job: ProviderJob) -> Finished:
-        body = await self._call("POST", "/v1/t2a_v2", json=self.speech_body(job))
+        body = await self.call("POST", "/v1/t2a_v2", json=self.speech_body(job))
         encoded = (body.get("data") or {}).get("audio")
         if not encoded:
             raise VendorServerError("MiniMax: t2a_v2 returned no audio")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from mediagate.providers.base import ProviderAdapter, ProviderContext
+from mediagate.providers.base import Adapter, ProviderContext
 
 #: provider name (as used in the catalog) → "module:Class"
 ADAPTERS: dict[str, str] = {
@@ -38,7 +38,7 @@ class ProviderRegistry:
     def __init__(self, context: ProviderContext, table: dict[str, str] | None = None) -> None:
         self.context = context
         self.table = dict(ADAPTERS if table is None else table)
-        self._instances: dict[str, ProviderAdapter] = {}
+        self._instances: dict[str, Adapter] = {}
 
     def names(self) -> Iterable[str]:
         return self.table.keys()
@@ -53,12 +53,12 @@ class ProviderRegistry:
             return False
         return True
 
-    def _class(self, name: str) -> type:
+    def _class(self, name: str) -> type[Adapter]:
         module_name, _, class_name = self.table[name].partition(":")
-        cls: type = getattr(importlib.import_module(module_name), class_name)
+        cls: type[Adapter] = getattr(importlib.import_module(module_name), class_name)
         return cls
 
-    def get(self, name: str) -> ProviderAdapter:
+    def get(self, name: str) -> Adapter:
         adapter = self._instances.get(name)
         if adapter is None:
             adapter = self._class(name)(self.context)
@@ -66,18 +66,14 @@ class ProviderRegistry:
         return adapter
 
     def required_settings(self, name: str) -> tuple[str, ...]:
-        required: tuple[str, ...] = getattr(self._class(name), "required_settings", ())
-        return required
+        return self._class(name).required_settings
 
     def missing_settings(self, name: str) -> list[str]:
-        """The settings this provider still needs (empty when it is configured)."""
-        settings = self.context.settings
-        custom = getattr(self._class(name), "missing_settings", None)
-        if callable(custom):  # adapters with alternative credentials (e.g. Gemini key or Vertex) decide
-            return list(custom(settings))
-        return [s for s in self.required_settings(name) if settings.secret(s) is None]
+        """The settings this provider still needs (empty when it is configured): the adapter decides
+        (`Adapter.missing_settings`: its `required_settings`, or its alternative credentials)."""
+        return self._class(name).missing_settings(self.context.settings)
 
-    def register(self, name: str, adapter: ProviderAdapter) -> None:
+    def register(self, name: str, adapter: Adapter) -> None:
         """Install an adapter instance directly (tests, embedding applications)."""
         self.table.setdefault(name, f"{type(adapter).__module__}:{type(adapter).__name__}")
         self._instances[name] = adapter

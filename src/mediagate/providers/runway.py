@@ -26,17 +26,16 @@ import httpx
 
 from mediagate.domain.media import MediaType, TaskType
 from mediagate.domain.outputs import OutputRef
+from mediagate.providers._http import HTTPAdapter
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
     VendorBadRequest,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
@@ -114,12 +113,8 @@ def ratio_for(model: str, task_type: TaskType, aspect_ratio: str | None, resolut
     return ratio
 
 
-def _error(response: httpx.Response) -> VendorError:
+def _error_text(response: httpx.Response, body: Any) -> str:
     """Runway errors: HTTP status + ``{"error": "…"}`` (400s may add ``issues``; body shape unverified)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
     detail = body.get("error") if isinstance(body, dict) else None
     issues = body.get("issues") if isinstance(body, dict) else None
     text = str(detail or response.text[:200] or response.reason_phrase)
@@ -129,42 +124,32 @@ def _error(response: httpx.Response) -> VendorError:
             for i in issues[:5]
             if isinstance(i, dict)
         )
-    status = response.status_code
-    message = f"Runway: {text} (HTTP {status})"
-    if status in (401, 403):
-        # 401: key missing/invalid/disabled; 403: the key's organization cannot use this model
-        return VendorAuthError(message, status=status)
-    if status == 402:
-        return VendorAuthError(f"Runway: not enough credits in the organization ({text})", status=status)
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(
-            message,
-            status=status,
-            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
-        )
-    if status >= 500:
-        return VendorServerError(message, status=status)
-    return VendorBadRequest(message, status=status)
+    return text
 
 
-class RunwayAdapter:
+class RunwayAdapter(HTTPAdapter):
     name = "runway"
-    required_settings: tuple[str, ...] = ("runway_api_key",)
+    label = "Runway"
+    required_settings = ("runway_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
+    def base_url(self) -> str:
+        return self.settings.runway_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.runway_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {self.settings.secret('runway_api_key') or ''}",
             "X-Runway-Version": API_VERSION,
         }
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        return f"Runway: {_error_text(response, body)} (HTTP {response.status_code})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        # 401: key missing/invalid/disabled; 403: the key's organization cannot use this model (the base)
+        if response.status_code == 402:
+            text = _error_text(response, body)
+            return VendorAuthError(f"Runway: not enough credits in the organization ({text})", status=402)
+        return None
 
     @staticmethod
     def endpoint(job: ProviderJob) -> str:
@@ -207,20 +192,9 @@ class RunwayAdapter:
             body["audio"] = request.generate_audio
         return body
 
-    async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            response = await self.http.request(method, f"{self._base}{path}", headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"Runway: timeout on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"Runway: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        return response
-
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         endpoint = self.endpoint(job)
-        response = await self._call("POST", f"/v1/{endpoint}", json=self.body(job))
+        response = await self.request("POST", f"/v1/{endpoint}", json=self.body(job))
         try:
             task_id = response.json().get("id")
         except ValueError:
@@ -231,7 +205,7 @@ class RunwayAdapter:
         return Submitted(str(task_id), {"endpoint": endpoint})
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self._call("GET", f"/v1/tasks/{job.vendor_job_id}")
+        response = await self.request("GET", f"/v1/tasks/{job.vendor_job_id}")
         data = response.json()
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
@@ -264,7 +238,7 @@ class RunwayAdapter:
         if not job.vendor_job_id:
             return False
         try:
-            await self._call("DELETE", f"/v1/tasks/{job.vendor_job_id}")
+            await self.request("DELETE", f"/v1/tasks/{job.vendor_job_id}")
         except VendorBadRequest:
             return False  # 404: unknown or already gone
         return True

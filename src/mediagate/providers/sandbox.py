@@ -19,10 +19,10 @@ from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationRequest
 from mediagate.media import convert, synth
 from mediagate.providers.base import (
+    Adapter,
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
 )
@@ -57,12 +57,8 @@ def render(request: GenerationRequest) -> OutputRef:
     return OutputRef(request.type, data=data, format="mp4", width=width, height=height, duration=duration)
 
 
-class SandboxAdapter:
+class SandboxAdapter(Adapter):
     name = "sandbox"
-    required_settings: tuple[str, ...] = ()
-
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
 
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         return Submitted(f"sbx_{job.task_id}", {"submitted_at": time.time()})

@@ -19,18 +19,17 @@ import httpx
 
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
+from mediagate.providers._http import HTTPAdapter
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
@@ -44,42 +43,42 @@ STATUS = {
 }
 #: error codes that mean the vendor's moderation refused the content (prefix match)
 MODERATION_PREFIXES = ("InputTextSensitive", "InputImageSensitive", "OutputVideoSensitive", "SensitiveContent")
+#: error codes that mean our credentials were refused, whatever the HTTP status
+AUTH_CODES = ("AuthenticationError", "InvalidApiKey", "AccessDenied")
 
 
-def _error(response: httpx.Response) -> VendorError:
-    try:
-        body = response.json().get("error") or {}
-    except ValueError:
-        body = {}
-    code = str(body.get("code") or "")
-    message = f"Seedance: {body.get('message') or response.text[:200]} ({code or response.status_code})"
-    status = response.status_code
-    if status in (401, 403) or code in ("AuthenticationError", "InvalidApiKey", "AccessDenied"):
-        return VendorAuthError(message, status=status, vendor_code=code)
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(message, status=status, vendor_code=code, retry_after=float(retry) if retry else None)
-    if code.startswith(MODERATION_PREFIXES):
-        return VendorContentPolicy(message, status=status, vendor_code=code)
-    if status >= 500:
-        return VendorServerError(message, status=status, vendor_code=code)
-    return VendorBadRequest(message, status=status, vendor_code=code)
+def _error_object(body: Any) -> dict[str, Any]:
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
 
 
-class SeedanceAdapter:
+class SeedanceAdapter(HTTPAdapter):
     name = "seedance"
-    required_settings: tuple[str, ...] = ("seedance_api_key",)
+    label = "Seedance"
+    required_settings = ("seedance_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
+    def base_url(self) -> str:
+        return self.settings.seedance_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.seedance_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.secret('seedance_api_key') or ''}"}
+
+    # errors: {"error": {"code", "message"}}
+    def error_code(self, response: httpx.Response, body: Any) -> str:
+        return str(_error_object(body).get("code") or "")
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        code = self.error_code(response, body)
+        text = _error_object(body).get("message") or response.text[:200]
+        return f"Seedance: {text} ({code or response.status_code})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        status = response.status_code
+        if code in AUTH_CODES:
+            return VendorAuthError(message, status=status, vendor_code=code)
+        if status not in (401, 403, 429) and code and code.startswith(MODERATION_PREFIXES):
+            return VendorContentPolicy(message, status=status, vendor_code=code)
+        return None
 
     def body(self, job: ProviderJob) -> dict[str, Any]:
         request = job.request
@@ -104,26 +103,15 @@ class SeedanceAdapter:
                 body[name] = request.options[name]
         return body
 
-    async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            response = await self.http.request(method, f"{self._base}{path}", headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"Seedance: timeout on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"Seedance: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        return response
-
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
-        response = await self._call("POST", "/contents/generations/tasks", json=self.body(job))
+        response = await self.request("POST", "/contents/generations/tasks", json=self.body(job))
         task_id = response.json().get("id")
         if not task_id:
             raise VendorServerError(f"Seedance: no task id in {response.text[:200]}")
         return Submitted(str(task_id))
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self._call("GET", f"/contents/generations/tasks/{job.vendor_job_id}")
+        response = await self.request("GET", f"/contents/generations/tasks/{job.vendor_job_id}")
         data = response.json()
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
@@ -158,7 +146,7 @@ class SeedanceAdapter:
         if not job.vendor_job_id:
             return False
         try:
-            await self._call("DELETE", f"/contents/generations/tasks/{job.vendor_job_id}")
+            await self.request("DELETE", f"/contents/generations/tasks/{job.vendor_job_id}")
         except VendorBadRequest:
             return False  # running tasks cannot be cancelled at Seedance; we just stop polling
         return True

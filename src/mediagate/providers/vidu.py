@@ -26,18 +26,17 @@ import httpx
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationRequest
+from mediagate.providers._http import HTTPAdapter
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
@@ -61,53 +60,39 @@ def _is_policy(code: str) -> bool:
     return any(marker in lowered for marker in POLICY_MARKERS)
 
 
-def _error(response: httpx.Response) -> VendorError:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    raw_code = body.get("reason") or body.get("err_code") or body.get("code")
-    code = str(raw_code) if raw_code is not None and not isinstance(raw_code, int) else ""
-    status = response.status_code
-    message = f"Vidu: {body.get('message') or response.text[:200]} ({code or status})"
-    if status in (401, 403) or code in AUTH_REASONS:
-        return VendorAuthError(message, status=status, vendor_code=code or None)
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(
-            message,
-            status=status,
-            vendor_code=code or None,
-            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
-        )
-    if code and _is_policy(code):
-        return VendorContentPolicy(message, status=status, vendor_code=code)
-    if status >= 500:
-        return VendorServerError(message, status=status, vendor_code=code or None)
-    return VendorBadRequest(message, status=status, vendor_code=code or None)
-
-
 def endpoint_for(request: GenerationRequest) -> str:
     count = len(request.image_urls)
     return "text2video" if count == 0 else "img2video" if count == 1 else "start-end2video"
 
 
-class ViduAdapter:
+class ViduAdapter(HTTPAdapter):
     name = "vidu"
-    required_settings: tuple[str, ...] = ("vidu_api_key",)
+    label = "Vidu"
+    required_settings = ("vidu_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
+    def base_url(self) -> str:
+        return self.settings.vidu_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.vidu_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"Authorization": f"Token {self.settings.secret('vidu_api_key') or ''}"}
+
+    # errors: no envelope; we read `reason`, `err_code` or a string `code`, plus `message`
+    def error_code(self, response: httpx.Response, body: Any) -> str | None:
+        body = body if isinstance(body, dict) else {}
+        raw_code = body.get("reason") or body.get("err_code") or body.get("code")
+        return str(raw_code) if raw_code is not None and not isinstance(raw_code, int) else None
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        text = body.get("message") if isinstance(body, dict) else None
+        return f"Vidu: {text or response.text[:200]} ({self.error_code(response, body) or response.status_code})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        status = response.status_code
+        if code in AUTH_REASONS:
+            return VendorAuthError(message, status=status, vendor_code=code)
+        if status not in (401, 403, 429) and code and _is_policy(code):
+            return VendorContentPolicy(message, status=status, vendor_code=code)
+        return None
 
     def body(self, job: ProviderJob) -> dict[str, Any]:
         request = job.request
@@ -142,32 +127,16 @@ class ViduAdapter:
         body["payload"] = job.task_id  # echoed back by Vidu: ties its tasks to ours
         return body
 
-    async def _call(self, method: str, path: str, **kw: Any) -> Any:
-        try:
-            response = await self.http.request(method, f"{self._base}{path}", headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"Vidu: timeout on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"Vidu: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise VendorServerError(f"Vidu: not JSON: {response.text[:200]}") from exc
-
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         endpoint = endpoint_for(job.request)
-        data = await self._call("POST", f"/{endpoint}", json=self.body(job))
-        task_id = data.get("task_id") if isinstance(data, dict) else None
+        data = await self.request_json("POST", f"/{endpoint}", json=self.body(job))
+        task_id = data.get("task_id")
         if not task_id:
             raise VendorServerError(f"Vidu: no task_id in {str(data)[:200]}")
         return Submitted(str(task_id), state={"endpoint": endpoint})
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        data = await self._call("GET", f"/tasks/{job.vendor_job_id}/creations")
-        if not isinstance(data, dict):
-            raise VendorServerError(f"Vidu: unexpected answer {str(data)[:200]}")
+        data = await self.request_json("GET", f"/tasks/{job.vendor_job_id}/creations")
         raw = str(data.get("state", ""))
         status = STATUS.get(raw)
         if status is None:
@@ -190,7 +159,7 @@ class ViduAdapter:
         if not job.vendor_job_id:
             return False
         try:
-            await self._call("POST", f"/tasks/{job.vendor_job_id}/cancel", json={})
+            await self.request_json("POST", f"/tasks/{job.vendor_job_id}/cancel", json={})
         except VendorBadRequest:
             return False  # the task can no longer be cancelled; we just stop polling
         return True

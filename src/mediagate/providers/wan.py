@@ -27,18 +27,17 @@ import httpx
 
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
+from mediagate.providers._http import HTTPAdapter, rate_limited
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
@@ -71,50 +70,46 @@ def i2v_model(vendor_model: str) -> str:
     return vendor_model.replace("-t2v-", "-i2v-")
 
 
-def _error(response: httpx.Response) -> VendorError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    code = str(body.get("code") or "")
-    text = str(body.get("message") or response.text[:200] or response.reason_phrase)
-    message = f"Wan (DashScope): {text} ({code or 'HTTP ' + str(response.status_code)})"
-    status = response.status_code
-    if code in MODERATION_CODES:
-        return VendorContentPolicy(message, status=status, vendor_code=code)
-    if status == 429 or code.startswith("Throttling"):
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(
-            message,
-            status=status,
-            vendor_code=code,
-            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
-        )
-    if status in (401, 403) or code.startswith(AUTH_CODES):
-        return VendorAuthError(message, status=status, vendor_code=code)
-    if status >= 500:
-        return VendorServerError(message, status=status, vendor_code=code)
-    return VendorBadRequest(message, status=status, vendor_code=code)
+def _error_body(body: Any) -> dict[str, Any]:
+    return body if isinstance(body, dict) else {}
 
 
-class WanAdapter:
+class WanAdapter(HTTPAdapter):
     name = "wan"
-    required_settings: tuple[str, ...] = ("dashscope_api_key",)
+    label = "Wan (DashScope)"
+    required_settings = ("dashscope_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
+    def base_url(self) -> str:
+        return self.settings.dashscope_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.dashscope_base_url.rstrip("/")
+    def headers(self) -> dict[str, str]:
+        return self._headers()
 
     def _headers(self, *, submit: bool = False) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.settings.secret('dashscope_api_key') or ''}"}
         if submit:
             headers["X-DashScope-Async"] = "enable"  # the video API is async-only; DashScope refuses without it
         return headers
+
+    # errors: HTTP 4xx/5xx with {"request_id", "code", "message"}
+    def error_code(self, response: httpx.Response, body: Any) -> str:
+        return str(_error_body(body).get("code") or "")
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        code = self.error_code(response, body)
+        text = str(_error_body(body).get("message") or response.text[:200] or response.reason_phrase)
+        return f"Wan (DashScope): {text} ({code or 'HTTP ' + str(response.status_code)})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        status = response.status_code
+        code = code or ""
+        if code in MODERATION_CODES:
+            return VendorContentPolicy(message, status=status, vendor_code=code)
+        if code.startswith("Throttling"):
+            return rate_limited(response, message, vendor_code=code)
+        if status != 429 and code.startswith(AUTH_CODES):
+            return VendorAuthError(message, status=status, vendor_code=code)
+        return None
 
     def body(self, job: ProviderJob) -> dict[str, Any]:
         request = job.request
@@ -152,32 +147,19 @@ class WanAdapter:
                 params[name] = request.options[name]
         return {"model": model, "input": inp, "parameters": params}
 
-    async def _call(self, method: str, path: str, *, submit: bool = False, **kw: Any) -> httpx.Response:
-        try:
-            response = await self.http.request(
-                method, f"{self._base}{path}", headers=self._headers(submit=submit), **kw
-            )
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"Wan (DashScope): timeout on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"Wan (DashScope): connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        return response
-
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         body = self.body(job)
-        response = await self._call("POST", SUBMIT_PATH, submit=True, json=body)
+        response = await self.request("POST", SUBMIT_PATH, headers=self._headers(submit=True), json=body)
         data = response.json()
         if data.get("code"):  # an error reported in a 2xx body
-            raise _error(response)
+            raise self.error(response)
         task_id = (data.get("output") or {}).get("task_id")
         if not task_id:
             raise VendorServerError(f"Wan (DashScope): no task_id in {response.text[:200]}")
         return Submitted(str(task_id), {"model": body["model"], "request_id": data.get("request_id")})
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self._call("GET", f"/tasks/{job.vendor_job_id}")
+        response = await self.request("GET", f"/tasks/{job.vendor_job_id}")
         data = response.json()
         output = data.get("output") or {}
         raw = str(output.get("task_status", ""))
@@ -217,7 +199,7 @@ class WanAdapter:
         if not job.vendor_job_id:
             return False
         try:
-            await self._call("POST", f"/tasks/{job.vendor_job_id}/cancel")
+            await self.request("POST", f"/tasks/{job.vendor_job_id}/cancel")
         except (VendorBadRequest, VendorContentPolicy):
             return False  # only PENDING tasks can be canceled; a running one finishes and is ignored
         return True
