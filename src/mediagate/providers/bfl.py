@@ -37,18 +37,16 @@ import httpx
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationRequest
+from mediagate.providers._http import HTTPAdapter, rate_limited
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
-    VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
@@ -86,11 +84,7 @@ def size_for(aspect_ratio: str) -> tuple[int, int]:
     return snap(width), snap(height)
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
+def _detail(response: httpx.Response, body: Any) -> str:
     if isinstance(body, dict):
         detail = body.get("detail", body.get("message", body.get("error")))
         if isinstance(detail, list):  # FastAPI validation errors: [{"loc", "msg", "type"}]
@@ -104,42 +98,40 @@ def _detail(response: httpx.Response) -> str:
     return response.text[:200]
 
 
-def _error(response: httpx.Response) -> VendorError:
-    status = response.status_code
-    message = f"BFL: {_detail(response)} (HTTP {status})"
-    if status in (401, 403):
-        return VendorAuthError(message, status=status)
-    if status == 402:  # the BFL account is out of credits: an operator problem, like a bad key
-        return VendorAuthError(f"BFL: insufficient credits on the BFL account (HTTP {status})", status=status)
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        try:
-            retry_after = float(retry) if retry else float(response.json().get("retry_after"))
-        except (TypeError, ValueError, AttributeError):
-            retry_after = None
-        return VendorRateLimited(message, status=status, retry_after=retry_after)
-    if status >= 500:
-        return VendorServerError(message, status=status)
-    if "moderat" in message.lower():
-        return VendorContentPolicy(message, status=status)
-    return VendorBadRequest(message, status=status)
-
-
-class FluxAdapter:
+class FluxAdapter(HTTPAdapter):
     name = "flux"
-    required_settings: tuple[str, ...] = ("bfl_api_key",)
-
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
-        self.fetch_input = context.fetch_input
+    label = "BFL"
+    required_settings = ("bfl_api_key",)
 
     @property
     def _base(self) -> str:
-        return self.settings.bfl_base_url.rstrip("/")
+        return self.base_url().rstrip("/")
 
-    def _headers(self) -> dict[str, str]:
+    def base_url(self) -> str:
+        return self.settings.bfl_base_url
+
+    def headers(self) -> dict[str, str]:
         return {"x-key": self.settings.secret("bfl_api_key") or "", "accept": "application/json"}
+
+    # errors: FastAPI-style {"detail": …} (unverified for 401/403/429)
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        return f"BFL: {_detail(response, body)} (HTTP {response.status_code})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        status = response.status_code
+        if status == 402:  # the BFL account is out of credits: an operator problem, like a bad key
+            return VendorAuthError(f"BFL: insufficient credits on the BFL account (HTTP {status})", status=status)
+        if status == 429:
+            limited = rate_limited(response, message)
+            if limited.retry_after is None and not response.headers.get("retry-after"):
+                try:  # no header: BFL may say it in the body
+                    limited.retry_after = float(body.get("retry_after"))
+                except (TypeError, ValueError, AttributeError):
+                    pass
+            return limited
+        if status not in (401, 403) and status < 500 and "moderat" in message.lower():
+            return VendorContentPolicy(message, status=status)
+        return None  # the HTTP status decides
 
     async def body(self, request: GenerationRequest) -> dict[str, Any]:
         model = request.vendor_model
@@ -175,17 +167,6 @@ class FluxAdapter:
                 body["image_prompt_strength"] = request.options["image_prompt_strength"]
         return body
 
-    async def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        try:
-            response = await self.http.request(method, url, headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"BFL: timeout on {method} {urlsplit(url).path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"BFL: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        return response
-
     def _polling_url(self, job: ProviderJob) -> str:
         """The URL to poll: the one BFL returned (regional hosts must be polled where they ran), as
         long as it points at BFL or at our configured base; else the global `get_result`."""
@@ -200,7 +181,7 @@ class FluxAdapter:
 
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         model = job.request.vendor_model
-        response = await self._call("POST", f"{self._base}/{model}", json=await self.body(job.request))
+        response = await self.request("POST", f"/{model}", json=await self.body(job.request))
         try:
             data = response.json()
         except ValueError as exc:
@@ -216,7 +197,7 @@ class FluxAdapter:
         return Submitted(str(task_id), state)
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self._call("GET", self._polling_url(job))
+        response = await self.request("GET", self._polling_url(job))
         data = response.json()
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
@@ -245,5 +226,4 @@ class FluxAdapter:
             return PollResult(status, progress=int(max(0, min(99, value))))
         return PollResult(status)
 
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False  # the BFL API has no cancel endpoint; polling stops and the task is cancelled here
+    # cancel: the base's False (BFL has no cancel endpoint; polling stops and the task is cancelled here)

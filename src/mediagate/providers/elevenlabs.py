@@ -36,17 +36,16 @@ import httpx
 
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
+from mediagate.providers._http import HTTPAdapter, json_body, rate_limited, status_error
 from mediagate.providers.base import (
     Finished,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
     VendorUnsupported,
 )
@@ -117,13 +116,16 @@ def pcm_to_wav(data: bytes, sample_rate: int) -> bytes:
     return out.getvalue()
 
 
+RATE_STATUSES = ("too_many_concurrent_requests", "system_busy", "rate_limit_exceeded")
+
+
 def _error(response: httpx.Response) -> VendorError:
+    """The `Vendor*` exception for an ElevenLabs error answer (`ElevenLabsAdapter.error`): the body's
+    ``detail.status`` decides first, then the HTTP status."""
     status = response.status_code
     code, text = "", response.text[:300]
-    try:
-        detail: Any = response.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = None
+    body = json_body(response)
+    detail: Any = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, dict):
         code = str(detail.get("status") or "")
         text = str(detail.get("message") or text)
@@ -136,35 +138,26 @@ def _error(response: httpx.Response) -> VendorError:
     message = f"ElevenLabs: {text} ({code or status})"
     if status in (401, 403) or code in AUTH_STATUSES:
         return VendorAuthError(message, status=status, vendor_code=code)
-    if status == 429 or code in ("too_many_concurrent_requests", "system_busy", "rate_limit_exceeded"):
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(
-            message,
-            status=status,
-            vendor_code=code,
-            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
-        )
+    if status == 429 or code in RATE_STATUSES:
+        return rate_limited(response, message, vendor_code=code)
     if any(word in code for word in MODERATION_WORDS):
         return VendorContentPolicy(message, status=status, vendor_code=code)
-    if status >= 500:
-        return VendorServerError(message, status=status, vendor_code=code)
-    return VendorBadRequest(message, status=status, vendor_code=code)
+    return status_error(response, message, vendor_code=code)
 
 
-class ElevenLabsAdapter:
+class ElevenLabsAdapter(HTTPAdapter):
     name = "elevenlabs"
-    required_settings: tuple[str, ...] = ("elevenlabs_api_key",)
+    label = "ElevenLabs"
+    required_settings = ("elevenlabs_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
+    def base_url(self) -> str:
+        return self.settings.elevenlabs_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.elevenlabs_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"xi-api-key": self.settings.secret("elevenlabs_api_key") or "", "accept": "*/*"}
+
+    def error(self, response: httpx.Response) -> VendorError:
+        return _error(response)  # module-level: the error mapping is tested on its own
 
     @staticmethod
     def output_format(job: ProviderJob) -> tuple[str, str, int | None]:
@@ -203,23 +196,11 @@ class ElevenLabsAdapter:
         voice_id = resolve_voice(job.request.voice)
         fmt, vendor_format, pcm_rate = self.output_format(job)
         path = f"/v1/text-to-speech/{voice_id}"
-        try:
-            response = await self.http.post(
-                f"{self._base}{path}",
-                params={"output_format": vendor_format},
-                headers=self._headers(),
-                json=self.body(job),
-            )
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"ElevenLabs: timeout on POST {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"ElevenLabs: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
+        response = await self.request("POST", path, params={"output_format": vendor_format}, json=self.body(job))
         content_type = response.headers.get("content-type", "")
         if content_type.startswith("application/json"):  # never seen; an error body would carry "detail"
             if "detail" in response.text:
-                raise _error(response)
+                raise self.error(response)
             raise VendorServerError(f"ElevenLabs: expected audio, got JSON: {response.text[:200]}")
         data = response.content
         if not data:
@@ -237,5 +218,4 @@ class ElevenLabsAdapter:
     async def poll(self, job: ProviderJob) -> PollResult:
         raise VendorUnsupported("ElevenLabs text-to-speech is synchronous; there is nothing to poll")
 
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False  # the audio is produced within the submit call; nothing runs at the vendor after it
+    # cancel: the base's False (the audio is produced within the submit call; nothing runs after it)

@@ -44,24 +44,24 @@ failed), and whether every model reports ``error`` in the COMPLETED status when 
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from mediagate.catalog.loader import Catalog, load_catalog
+from mediagate.catalog import Catalog, load_catalog
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationRequest
+from mediagate.providers._http import HTTPAdapter
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
-    VendorBadRequest,
     VendorContentPolicy,
     VendorError,
     VendorRateLimited,
@@ -144,11 +144,8 @@ def _detail_text(detail: Any) -> tuple[str, str]:
     return str(detail or ""), ""
 
 
-def _parse_error(response: httpx.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+def _parse_error(response: httpx.Response, body: Any) -> tuple[str, str]:
+    """(message, error type) of an error answer (`body`: its parsed JSON, or None)."""
     if isinstance(body, dict):
         message, kind = _detail_text(body.get("detail"))
         kind = str(body.get("error_type") or kind)
@@ -156,27 +153,6 @@ def _parse_error(response: httpx.Response) -> tuple[str, str]:
         message, kind = response.text[:300], ""
     kind = kind or response.headers.get("x-fal-error-type", "")
     return message or f"HTTP {response.status_code}", kind
-
-
-def _error(response: httpx.Response) -> VendorError:
-    status = response.status_code
-    text, kind = _parse_error(response)
-    message = f"fal: {text} ({kind or status})"
-    if status in (401, 403):
-        return VendorAuthError(message, status=status, vendor_code=kind or None)
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(
-            message,
-            status=status,
-            vendor_code=kind or None,
-            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
-        )
-    if kind in MODERATION_TYPES:
-        return VendorContentPolicy(message, status=status, vendor_code=kind)
-    if status >= 500 or status in (408, 409):
-        return VendorServerError(message, status=status, vendor_code=kind or None)
-    return VendorBadRequest(message, status=status, vendor_code=kind or None)
 
 
 def _format_of(file: dict[str, Any]) -> tuple[MediaType | None, str | None]:
@@ -260,27 +236,48 @@ def find_outputs(data: dict[str, Any], request_type: MediaType) -> tuple[list[Ou
     return outputs, flagged
 
 
-class FalAdapter:
+class FalAdapter(HTTPAdapter):
     name = "fal"
-    required_settings: tuple[str, ...] = ("fal_key",)
-
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
-        self._catalog: Catalog | None = None
+    label = "fal"
+    required_settings = ("fal_key",)
 
     @property
     def _base(self) -> str:
-        return self.settings.fal_base_url.rstrip("/")
+        return self.base_url().rstrip("/")
 
-    def _headers(self) -> dict[str, str]:
+    def base_url(self) -> str:
+        return self.settings.fal_base_url
+
+    def headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self.settings.secret('fal_key') or ''}"}
+
+    # errors: {"detail": "…" | [{loc, msg, type}], "error_type"?} and the X-Fal-Error-Type header
+    def error_code(self, response: httpx.Response, body: Any) -> str | None:
+        return _parse_error(response, body)[1] or None
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        text, kind = _parse_error(response, body)
+        return f"fal: {text} ({kind or response.status_code})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        status = response.status_code
+        if status in (401, 403, 429):
+            return None  # auth and rate limits go by the status, whatever the error type
+        if code in MODERATION_TYPES:
+            return VendorContentPolicy(message, status=status, vendor_code=code)
+        if status in (408, 409):  # request timeout / conflict at fal: worth retrying
+            return VendorServerError(message, status=status, vendor_code=code)
+        return None
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The gateway's catalog (`ProviderContext.catalog`). An adapter constructed without one (tests,
+        embedding applications) loads the catalog itself, once, on first use."""
+        return self.context.catalog if self.context.catalog is not None else load_catalog(self.settings.catalog_dir)
 
     def _has_audio(self, request: GenerationRequest) -> bool:
         """Whether the catalog says this model can generate audio (then `generate_audio` is sent)."""
-        if self._catalog is None:
-            self._catalog = load_catalog(self.settings.catalog_dir)
-        model = self._catalog.models.get(request.model)
+        model = self.catalog.models.get(request.model)
         return bool(model and model.capabilities.audio)
 
     @staticmethod
@@ -340,19 +337,9 @@ class FalAdapter:
         rebuilt = {"status_url": f"{root}/status", "response_url": root, "cancel_url": f"{root}/cancel"}
         return {k: state[k] if self._same_origin(state.get(k)) else v for k, v in rebuilt.items()}
 
-    async def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        try:
-            return await self.http.request(method, url, headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"fal: timeout on {method} {urlsplit(url).path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"fal: connection failed ({exc.__class__.__name__})") from exc
-
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         model = self.endpoint(job.request)
-        response = await self._call("POST", f"{self._base}/{model}", json=self.body(job.request))
-        if response.status_code >= 400:
-            raise _error(response)
+        response = await self.request("POST", f"/{model}", json=self.body(job.request))
         data = response.json()
         request_id = data.get("request_id")
         if not request_id:
@@ -365,9 +352,7 @@ class FalAdapter:
 
     async def poll(self, job: ProviderJob) -> PollResult:
         urls = self._urls(job)
-        response = await self._call("GET", urls["status_url"])
-        if response.status_code >= 400:
-            raise _error(response)
+        response = await self.request("GET", urls["status_url"])
         data = response.json()
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
@@ -378,10 +363,10 @@ class FalAdapter:
         return await self._result(job, urls["response_url"], data)
 
     async def _result(self, job: ProviderJob, url: str, status: dict[str, Any]) -> PollResult:
-        response = await self._call("GET", url)
+        response = await self.request("GET", url, check=False)
         failed_at_vendor = bool(status.get("error"))
         if response.status_code >= 400:
-            error = _error(response)
+            error = self.error(response)
             if isinstance(error, VendorAuthError | VendorRateLimited):
                 raise error
             if isinstance(error, VendorServerError) and not failed_at_vendor:
@@ -414,9 +399,9 @@ class FalAdapter:
     async def cancel(self, job: ProviderJob) -> bool:
         if not job.vendor_job_id:
             return False
-        response = await self._call("PUT", self._urls(job)["cancel_url"])
+        response = await self.request("PUT", self._urls(job)["cancel_url"], check=False)
         if response.status_code >= 400:
             if response.status_code in (400, 404, 409):
                 return False  # ALREADY_COMPLETED / unknown: nothing left to stop
-            raise _error(response)
+            raise self.error(response)
         return True

@@ -24,10 +24,10 @@ from typing import Any
 from mediagate.config import Settings
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
+from mediagate.providers._google import GoogleAdapter
 from mediagate.providers.base import (
     Finished,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
@@ -35,7 +35,6 @@ from mediagate.providers.base import (
     VendorServerError,
     VendorUnsupported,
 )
-from mediagate.providers.veo import google_request, json_object
 
 ENCODING = {"wav": "LINEAR16", "mp3": "MP3", "ogg": "OGG_OPUS"}
 #: voice family → price rank (Google's per-character price tiers; Standard and WaveNet cost the same)
@@ -71,14 +70,14 @@ def parse_voice(name: str) -> tuple[str | None, str | None]:
     return f"{parts[0]}-{parts[1]}", family
 
 
-class GoogleTTSAdapter:
+class GoogleTTSAdapter(GoogleAdapter):
     name = "google-tts"
+    label = "Google TTS"
     #: an API key (or an access token); without it the Vertex token works too (see `missing_settings`)
-    required_settings: tuple[str, ...] = ("google_tts_api_key",)
+    required_settings = ("google_tts_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
+    def base_url(self) -> str:
+        return self.settings.google_tts_base_url
 
     @classmethod
     def missing_settings(cls, settings: Settings) -> list[str]:
@@ -127,9 +126,8 @@ class GoogleTTSAdapter:
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         body = self.body(job)
         headers, params = self._auth()
-        url = f"{self.settings.google_tts_base_url.rstrip('/')}/text:synthesize"
-        response = await google_request(self.http, "Google TTS", "POST", url, json=body, headers=headers, params=params)
-        content = json_object(response, "Google TTS").get("audioContent")
+        response = await self.request("POST", "/text:synthesize", json=body, headers=headers, params=params)
+        content = self.json_object(response).get("audioContent")
         if not content:
             raise VendorServerError(f"Google TTS: no audioContent in {response.text[:200]}")
         fmt = job.request.output_format or "mp3"
@@ -138,6 +136,3 @@ class GoogleTTSAdapter:
 
     async def poll(self, job: ProviderJob) -> PollResult:
         raise VendorUnsupported("Google TTS answers synchronously; there is nothing to poll")
-
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False

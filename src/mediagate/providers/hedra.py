@@ -38,18 +38,17 @@ import httpx
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.media.probe import sniff
+from mediagate.providers._http import HTTPAdapter, rate_limited
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
@@ -94,11 +93,9 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _detail(response: httpx.Response) -> tuple[str, str]:
+def _detail(response: httpx.Response, body: Any) -> tuple[str, str]:
     """(code, message) from a Hedra error body: FastAPI ``detail`` or ``{code, message}``."""
-    try:
-        body = response.json()
-    except ValueError:
+    if body is None:
         return "", response.text[:200]
     if not isinstance(body, dict):
         return "", str(body)[:200]
@@ -113,53 +110,36 @@ def _detail(response: httpx.Response) -> tuple[str, str]:
     return code, message
 
 
-def _error(response: httpx.Response) -> VendorError:
-    code, detail = _detail(response)
-    status = response.status_code
-    message = f"Hedra: {detail} ({code or status})"
-    if code == MODERATION_CODE:
-        return VendorContentPolicy(message, status=status, vendor_code=code)
-    if status in (401, 402, 403) or code in AUTH_CODES:
-        return VendorAuthError(message, status=status, vendor_code=code)
-    if status == 429 or code in RATE_CODES:
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(
-            message,
-            status=status,
-            vendor_code=code,
-            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
-        )
-    if status >= 500 or code in SERVER_CODES:
-        return VendorServerError(message, status=status, vendor_code=code)
-    return VendorBadRequest(message, status=status, vendor_code=code)
-
-
-class HedraAdapter:
+class HedraAdapter(HTTPAdapter):
     name = "hedra"
-    required_settings: tuple[str, ...] = ("hedra_api_key",)
+    label = "Hedra"
+    required_settings = ("hedra_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
-        self.fetch = context.fetch_input
+    def base_url(self) -> str:
+        return self.settings.hedra_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.hedra_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"X-API-Key": self.settings.secret("hedra_api_key") or ""}
 
-    async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            response = await self.http.request(method, f"{self._base}{path}", headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"Hedra: timeout on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"Hedra: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        return response
+    # errors: FastAPI ``detail`` or ``{code, message}`` / ``{error: {type, message}}`` (partly unverified)
+    def error_code(self, response: httpx.Response, body: Any) -> str:
+        return _detail(response, body)[0]
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        code, detail = _detail(response, body)
+        return f"Hedra: {detail} ({code or response.status_code})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        status = response.status_code
+        if code == MODERATION_CODE:
+            return VendorContentPolicy(message, status=status, vendor_code=code)
+        if status in (401, 402, 403) or code in AUTH_CODES:
+            return VendorAuthError(message, status=status, vendor_code=code)
+        if status == 429 or code in RATE_CODES:
+            return rate_limited(response, message, vendor_code=code)
+        if code in SERVER_CODES:
+            return VendorServerError(message, status=status, vendor_code=code)
+        return None  # the HTTP status decides
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:
@@ -170,10 +150,10 @@ class HedraAdapter:
 
     # --- inputs: fetched from the client's URLs and uploaded as Hedra assets ---------------------
 
-    async def fetch_input(self, url: str, field: str) -> bytes:
-        """The bytes behind a client's input URL, through the gateway's SSRF-guarded fetcher."""
+    async def fetch_file(self, url: str, field: str) -> bytes:
+        """The bytes behind a client's input URL, through the gateway's SSRF-guarded `fetch_input`."""
         try:
-            data, _ = await self.fetch(url)
+            data, _ = await self.fetch_input(url)
         except VendorError as exc:
             raise type(exc)(f"{field}: {exc.message}", status=exc.status, vendor_code=exc.vendor_code) from exc
         except httpx.HTTPError as exc:
@@ -182,23 +162,23 @@ class HedraAdapter:
 
     async def upload(self, url: str, kind: str, field: str, task_id: str) -> str:
         """Fetch the input and upload it as a Hedra asset of `kind` (image | audio); its asset id."""
-        data = await self.fetch_input(url, field)
+        data = await self.fetch_file(url, field)
         fmt = sniff(data)
         wanted = ("png", "jpeg", "webp") if kind == "image" else ("wav", "mp3", "ogg", "flac", "mp4")
         if fmt is None or fmt not in wanted:
             raise VendorBadRequest(f"{field} is not a supported {kind} file (got {fmt or 'unknown format'})")
         ext, mime = INPUT_TYPES[fmt]
         name = f"{task_id}-{kind}.{ext}"
-        created = self._json(await self._call("POST", "/assets", json={"name": name, "type": kind}))
+        created = self._json(await self.request("POST", "/assets", json={"name": name, "type": kind}))
         asset_id = str(created.get("id") or "")
         if not asset_id:
             raise VendorServerError(f"Hedra: no asset id in {str(created)[:200]}")
-        await self._call("POST", f"/assets/{asset_id}/upload", files={"file": (name, data, mime)})
+        await self.request("POST", f"/assets/{asset_id}/upload", files={"file": (name, data, mime)})
         return asset_id
 
     async def default_voice(self) -> str:
         """The first of the account's voices, for a text-to-speech request that names none."""
-        voices = self._json(await self._call("GET", "/voices"))
+        voices = self._json(await self.request("GET", "/voices"))
         for voice in voices if isinstance(voices, list) else []:
             if isinstance(voice, dict) and voice.get("id"):
                 return str(voice["id"])
@@ -243,7 +223,7 @@ class HedraAdapter:
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         body = await self.body(job)
         try:
-            response = await self._call("POST", "/generations", json=body)
+            response = await self.request("POST", "/generations", json=body)
         except VendorBadRequest as exc:
             if exc.status == 409 or exc.vendor_code == "ALREADY_EXISTS":
                 # a retried submit: the generation with our id exists already (unverified status)
@@ -256,7 +236,7 @@ class HedraAdapter:
         return Submitted(str(job_id))
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        data = self._json(await self._call("GET", f"/generations/{job.vendor_job_id}/status"))
+        data = self._json(await self.request("GET", f"/generations/{job.vendor_job_id}/status"))
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
         if status is None:
@@ -281,5 +261,4 @@ class HedraAdapter:
             )
         return PollResult(status, progress=percent)
 
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False  # Hedra's public API has no cancel: the engine stops polling
+    # cancel: the base's False (Hedra's public API has no cancel: the engine stops polling)

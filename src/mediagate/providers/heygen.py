@@ -29,18 +29,17 @@ import httpx
 
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
+from mediagate.providers._http import HTTPAdapter, json_body, rate_limited, status_error
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
@@ -85,54 +84,42 @@ def _is_moderation(code: str, message: str) -> bool:
     return "moderation" in text or "content policy" in text or "violat" in text
 
 
-def _error_from(status: int, code: str, message: str, headers: httpx.Headers | None = None) -> VendorError:
+def _error_from(response: httpx.Response, code: str, message: str) -> VendorError:
+    """The `Vendor*` exception for HeyGen's error (`code`, `message`), from an error answer or from an
+    HTTP 200 body that reports one: the code's wording decides first, then the HTTP status."""
+    status = response.status_code
     text = f"HeyGen: {message or 'error'} ({code or 'HTTP ' + str(status)})"
     lowered = code.lower()
     if status in (401, 403) or "auth" in lowered or "api_key" in lowered or "unauthorized" in lowered:
         return VendorAuthError(text, status=status, vendor_code=code)
     if status == 429 or "rate_limit" in lowered or "concurren" in lowered:
-        retry = headers.get("retry-after") if headers is not None else None
-        return VendorRateLimited(
-            text,
-            status=status,
-            vendor_code=code,
-            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
-        )
+        return rate_limited(response, text, vendor_code=code)
     if _is_moderation(code, message):
         return VendorContentPolicy(text, status=status, vendor_code=code)
-    if status >= 500:
-        return VendorServerError(text, status=status, vendor_code=code)
-    return VendorBadRequest(text, status=status, vendor_code=code)
+    return status_error(response, text, vendor_code=code)
 
 
-def _error(response: httpx.Response) -> VendorError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    error = body.get("error")
-    if isinstance(error, dict):
-        code, message = str(error.get("code") or ""), str(error.get("message") or "")
-    else:
-        code, message = str(body.get("code") or ""), str(error or body.get("message") or response.text[:200])
-    return _error_from(response.status_code, code, message, response.headers)
-
-
-class HeyGenAdapter:
+class HeyGenAdapter(HTTPAdapter):
     name = "heygen"
-    required_settings: tuple[str, ...] = ("heygen_api_key",)
+    label = "HeyGen"
+    required_settings = ("heygen_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
+    def base_url(self) -> str:
+        return self.settings.heygen_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.heygen_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"X-Api-Key": self.settings.secret("heygen_api_key") or ""}
+
+    def error(self, response: httpx.Response) -> VendorError:
+        """Errors are ``{"error": {"code", "message"}}`` (or ``{"code", "message"}``), also in HTTP 200 answers."""
+        body = json_body(response)
+        body = body if isinstance(body, dict) else {}
+        error = body.get("error")
+        if isinstance(error, dict):
+            code, message = str(error.get("code") or ""), str(error.get("message") or "")
+        else:
+            code, message = str(body.get("code") or ""), str(error or body.get("message") or response.text[:200])
+        return _error_from(response, code, message)
 
     def body(self, job: ProviderJob) -> dict[str, Any]:
         request = job.request
@@ -169,35 +156,24 @@ class HeyGenAdapter:
                 body[option] = bool(request.option(option))
         return body
 
-    async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            response = await self.http.request(method, f"{self._base}{path}", headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"HeyGen: timeout on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"HeyGen: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        return response
-
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
-        response = await self._call("POST", "/v2/video/generate", json=self.body(job))
+        response = await self.request("POST", "/v2/video/generate", json=self.body(job))
         data = response.json()
         if data.get("error"):  # an error inside an HTTP 200 body
-            raise _error(response)
+            raise self.error(response)
         video_id = (data.get("data") or {}).get("video_id")
         if not video_id:
             raise VendorServerError(f"HeyGen: no video_id in {response.text[:200]}")
         return Submitted(str(video_id))
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self._call("GET", "/v1/video_status.get", params={"video_id": job.vendor_job_id})
+        response = await self.request("GET", "/v1/video_status.get", params={"video_id": job.vendor_job_id})
         body = response.json()
         if body.get("code") not in (None, 100) or body.get("error"):
             error = body.get("error")
             code = str(error.get("code") if isinstance(error, dict) else body.get("code"))
             message = str(error.get("message") if isinstance(error, dict) else body.get("message") or "")
-            raise _error_from(response.status_code, code, message, response.headers)
+            raise _error_from(response, code, message)
         data = body.get("data") or {}
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
@@ -234,5 +210,4 @@ class HeyGenAdapter:
             )
         return PollResult(status)
 
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False  # HeyGen has no cancel for generated videos; the engine stops polling
+    # cancel: the base's False (HeyGen has no cancel for generated videos; the engine stops polling)

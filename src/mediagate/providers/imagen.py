@@ -11,7 +11,7 @@ Synchronous: one call answers the images as base64, so `submit` returns `Finishe
 Images removed by the safety filter are left out of `predictions`, or (with `includeRaiReason`, which
 we always send) replaced by an entry carrying `raiFilteredReason`; when nothing is left the task fails
 as a content-policy refusal. A prompt the input filter refuses is an HTTP 400 whose message names
-Responsible AI (mapped by `google_error`). `seed` works on Vertex AI only (it also needs
+Responsible AI (mapped by `GoogleAdapter.classify_error`). `seed` works on Vertex AI only (it also needs
 `addWatermark: false`); the Gemini API refuses it, as Google's SDK does.
 """
 
@@ -21,23 +21,20 @@ import base64
 import io
 from typing import Any
 
-from mediagate.config import Settings
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.media.probe import sniff
+from mediagate.providers._google import GoogleAdapter
 from mediagate.providers.base import (
     Finished,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
-    VendorAuthError,
     VendorBadRequest,
     VendorContentPolicy,
     VendorServerError,
     VendorUnsupported,
 )
-from mediagate.providers.veo import google_request, json_object
 
 #: our output_format → the mime type Imagen is asked for
 MIME = {"png": "image/png", "jpeg": "image/jpeg"}
@@ -55,42 +52,24 @@ def _convert(data: bytes, fmt: str) -> bytes:
     return out.getvalue()
 
 
-class ImagenAdapter:
+class ImagenAdapter(GoogleAdapter):
     name = "imagen"
-    #: Gemini API mode; Vertex mode needs `vertex_project` + `vertex_access_token` (see `missing_settings`)
-    required_settings: tuple[str, ...] = ("gemini_api_key",)
-
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
-
-    @classmethod
-    def missing_settings(cls, settings: Settings) -> list[str]:
-        """What is missing for the mode the settings select (Vertex when `vertex_project` is set)."""
-        if settings.vertex_project:
-            return [] if settings.secret("vertex_access_token") else ["vertex_access_token"]
-        return [] if settings.secret("gemini_api_key") else ["gemini_api_key"]
-
-    @property
-    def vertex(self) -> bool:
-        return bool(self.settings.vertex_project)
+    label = "Imagen"
+    #: Gemini API mode; Vertex mode needs `vertex_project` + `vertex_access_token` (`missing_settings`,
+    #: from `GoogleAdapter`, knows both)
+    required_settings = ("gemini_api_key",)
 
     def _endpoint(self, model: str) -> tuple[str, dict[str, str]]:
+        """(URL or path under the Gemini base, auth headers) for the mode the settings select."""
         if self.vertex:
-            token = self.settings.secret("vertex_access_token")
-            if not token:
-                raise VendorAuthError("Imagen: MEDIAGATE_VERTEX_ACCESS_TOKEN is not set (Vertex AI mode)")
+            headers = self.vertex_headers()
             location = self.settings.vertex_location
-            base = (self.settings.vertex_base_url or f"https://{location}-aiplatform.googleapis.com").rstrip("/")
             url = (
-                f"{base}/v1/projects/{self.settings.vertex_project}/locations/{location}"
+                f"{self.vertex_base(location)}/v1/projects/{self.settings.vertex_project}/locations/{location}"
                 f"/publishers/google/models/{model}:predict"
             )
-            return url, {"Authorization": f"Bearer {token}"}
-        key = self.settings.secret("gemini_api_key")
-        if not key:
-            raise VendorAuthError("Imagen: MEDIAGATE_GEMINI_API_KEY is not set")
-        return f"{self.settings.gemini_base_url.rstrip('/')}/models/{model}:predict", {"x-goog-api-key": key}
+            return url, headers
+        return f"/models/{model}:predict", self.gemini_headers()
 
     def body(self, job: ProviderJob) -> dict[str, Any]:
         request = job.request
@@ -139,12 +118,9 @@ class ImagenAdapter:
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         body = self.body(job)
         url, headers = self._endpoint(job.request.vendor_model)
-        response = await google_request(self.http, "Imagen", "POST", url, json=body, headers=headers)
-        refs = self.outputs(job, json_object(response, "Imagen"))
+        response = await self.request("POST", url, json=body, headers=headers)
+        refs = self.outputs(job, self.json_object(response))
         return Finished(refs, vendor_job_id=f"imagen_{job.task_id}")
 
     async def poll(self, job: ProviderJob) -> PollResult:
         raise VendorUnsupported("Imagen answers synchronously; there is nothing to poll")
-
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False

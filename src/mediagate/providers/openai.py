@@ -32,10 +32,10 @@ import httpx
 from mediagate.domain.media import MediaType, TaskType
 from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationRequest
+from mediagate.providers._http import HTTPAdapter, retry_after
 from mediagate.providers.base import (
     Finished,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
@@ -43,7 +43,6 @@ from mediagate.providers.base import (
     VendorContentPolicy,
     VendorError,
     VendorRateLimited,
-    VendorServerError,
     VendorUnsupported,
 )
 
@@ -70,59 +69,49 @@ def reset_seconds(value: str | None) -> float | None:
     return sum(float(n) * scale[unit] for n, unit in parts)
 
 
-def _error(response: httpx.Response) -> VendorError:
-    status = response.status_code
-    try:
-        body = response.json()
-        error = body.get("error") if isinstance(body, dict) else None
-    except ValueError:
-        error = None
-    error = error if isinstance(error, dict) else {}
-    code = str(error.get("code") or error.get("type") or "")
-    text = str(error.get("message") or response.text[:200])
-    message = f"OpenAI: {text} ({code or status})"
-    if code in MODERATION_CODES:
-        return VendorContentPolicy(message, status=status, vendor_code=code)
-    if status in (401, 403) or code == "invalid_api_key":
-        return VendorAuthError(message, status=status, vendor_code=code or None)
-    if status == 429:
-        if code == "insufficient_quota":  # billing: retrying will not help; an operator problem
-            return VendorAuthError(message, status=status, vendor_code=code)
-        retry = reset_seconds(response.headers.get("retry-after")) or reset_seconds(
-            response.headers.get("x-ratelimit-reset-requests")
-        )
-        return VendorRateLimited(message, status=status, vendor_code=code or None, retry_after=retry)
-    if status >= 500:
-        return VendorServerError(message, status=status, vendor_code=code or None)
-    return VendorBadRequest(message, status=status, vendor_code=code or None)
+def _error_object(body: Any) -> dict[str, Any]:
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
 
 
-class OpenAIAdapter:
+class OpenAIAdapter(HTTPAdapter):
     name = "openai"
-    required_settings: tuple[str, ...] = ("openai_api_key",)
+    label = "OpenAI"
+    required_settings = ("openai_api_key",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
-        self.fetch_input = context.fetch_input
+    def base_url(self) -> str:
+        return self.settings.openai_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.openai_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.secret('openai_api_key') or ''}"}
 
-    async def _post(self, path: str, **kw: Any) -> httpx.Response:
-        try:
-            response = await self.http.post(f"{self._base}{path}", headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"OpenAI: timeout on POST {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"OpenAI: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        return response
+    # errors: {"error": {"message", "type", "param", "code"}}
+    def error_code(self, response: httpx.Response, body: Any) -> str | None:
+        error = _error_object(body)
+        return str(error.get("code") or error.get("type") or "") or None
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        text = str(_error_object(body).get("message") or response.text[:200])
+        return f"OpenAI: {text} ({self.error_code(response, body) or response.status_code})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        status = response.status_code
+        if code in MODERATION_CODES:
+            return VendorContentPolicy(message, status=status, vendor_code=code)
+        if code == "invalid_api_key":
+            return VendorAuthError(message, status=status, vendor_code=code)
+        if status == 429:
+            if code == "insufficient_quota":  # billing: retrying will not help; an operator problem
+                return VendorAuthError(message, status=status, vendor_code=code)
+            # Retry-After (seconds or an HTTP date), else OpenAI's reset durations ("6m0s")
+            header = response.headers.get("retry-after")
+            retry = (
+                retry_after(header)
+                or reset_seconds(header)
+                or reset_seconds(response.headers.get("x-ratelimit-reset-requests"))
+            )
+            return VendorRateLimited(message, status=status, vendor_code=code, retry_after=retry)
+        return None  # the HTTP status decides
 
     # --- images --------------------------------------------------------------------------------
 
@@ -149,14 +138,14 @@ class OpenAIAdapter:
             kind = (content_type or "image/png").split(";")[0].strip()
             ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(kind, "png")
             files.append((key, (f"image-{index}.{ext}", data, kind)))
-        return await self._post("/images/edits", data=fields, files=files)
+        return await self.request("POST", "/images/edits", data=fields, files=files)
 
     async def _image(self, job: ProviderJob) -> Finished:
         request = job.request
         if request.task_type is TaskType.IMAGE_TO_IMAGE:
             response = await self._edit(request)
         else:
-            response = await self._post("/images/generations", json=self.image_params(request))
+            response = await self.request("POST", "/images/generations", json=self.image_params(request))
         try:
             body = response.json()
             item = body["data"][0]
@@ -196,7 +185,7 @@ class OpenAIAdapter:
         return body
 
     async def _speech(self, job: ProviderJob) -> Finished:
-        response = await self._post("/audio/speech", json=self.speech_body(job.request))
+        response = await self.request("POST", "/audio/speech", json=self.speech_body(job.request))
         if response.headers.get("content-type", "").startswith("application/json"):
             raise VendorError(f"OpenAI: expected audio, got {response.text[:200]!r}")
         if not response.content:
@@ -216,6 +205,3 @@ class OpenAIAdapter:
 
     async def poll(self, job: ProviderJob) -> PollResult:
         raise VendorUnsupported("OpenAI images and speech are synchronous; there is nothing to poll")
-
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False

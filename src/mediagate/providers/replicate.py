@@ -33,27 +33,27 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from functools import cached_property
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 import httpx
 
-from mediagate.catalog.loader import Catalog, load_catalog
+from mediagate.catalog import Catalog, load_catalog
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationRequest
+from mediagate.providers._http import HTTPAdapter, json_body, status_error
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
@@ -93,31 +93,24 @@ def is_moderation(message: str) -> bool:
 
 
 def _error(response: httpx.Response) -> VendorError:
+    """The `Vendor*` exception for a Replicate error answer (`ReplicateAdapter.error`): problem JSON
+    ``{"title", "detail", "status"}``; the HTTP status decides, moderation wording aside."""
     status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = json_body(response)
     if isinstance(body, dict):
         title, detail = str(body.get("title") or ""), str(body.get("detail") or "").strip()
         text = f"{title}: {detail}" if title and detail else title or detail or response.text[:300]
     else:
         text = response.text[:300] or f"HTTP {status}"
     message = f"Replicate: {text} ({status})"
-    if status in (401, 402, 403):  # 402: the account has no credit — an operator problem, like a bad token
+    if status == 402:  # the account has no credit — an operator problem, like a bad token
         return VendorAuthError(message, status=status)
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        return VendorRateLimited(
-            message,
-            status=status,
-            retry_after=float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
-        )
-    if is_moderation(text):
-        return VendorContentPolicy(message, status=status)
-    if status >= 500 or status in (408, 409):
-        return VendorServerError(message, status=status)
-    return VendorBadRequest(message, status=status)
+    if status not in (401, 403, 429):
+        if is_moderation(text):
+            return VendorContentPolicy(message, status=status)
+        if status in (408, 409):  # request timeout / conflict: worth retrying
+            return VendorServerError(message, status=status)
+    return status_error(response, message)
 
 
 def _urls(output: Any, depth: int = 0) -> list[tuple[str | None, str]]:
@@ -155,26 +148,29 @@ def _decode_data_uri(url: str) -> bytes:
         raise VendorServerError("Replicate: an output data URI could not be decoded") from exc
 
 
-class ReplicateAdapter:
+class ReplicateAdapter(HTTPAdapter):
     name = "replicate"
-    required_settings: tuple[str, ...] = ("replicate_api_token",)
+    label = "Replicate"
+    required_settings = ("replicate_api_token",)
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
-        self._catalog: Catalog | None = None
+    def base_url(self) -> str:
+        return self.settings.replicate_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.replicate_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.secret('replicate_api_token') or ''}"}
 
+    def error(self, response: httpx.Response) -> VendorError:
+        return _error(response)  # module-level: the error mapping is tested on its own
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The gateway's catalog (`ProviderContext.catalog`). An adapter constructed without one (tests,
+        embedding applications) loads the catalog itself, once, on first use."""
+        return self.context.catalog if self.context.catalog is not None else load_catalog(self.settings.catalog_dir)
+
     def _has_audio(self, request: GenerationRequest) -> bool:
-        if self._catalog is None:
-            self._catalog = load_catalog(self.settings.catalog_dir)
-        model = self._catalog.models.get(request.model)
+        """Whether the catalog says this model can generate audio (then `generate_audio` is sent)."""
+        model = self.catalog.models.get(request.model)
         return bool(model and model.capabilities.audio)
 
     @staticmethod
@@ -223,20 +219,9 @@ class ReplicateAdapter:
         body.update({k: v for k, v in request.options.items() if not k.startswith(HINT_PREFIX)})
         return body
 
-    async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            response = await self.http.request(method, f"{self._base}{path}", headers=self._headers(), **kw)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"Replicate: timeout on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"Replicate: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        return response
-
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         path, extra = self.target(job.request.vendor_model)
-        response = await self._call("POST", path, json={**extra, "input": self.input(job.request)})
+        response = await self.request("POST", path, json={**extra, "input": self.input(job.request)})
         prediction = response.json()
         prediction_id = prediction.get("id") if isinstance(prediction, dict) else None
         if not prediction_id:
@@ -252,7 +237,7 @@ class ReplicateAdapter:
         if not chosen:  # URLs without a recognisable extension: trust the model's type
             chosen = [(url, wanted) for url, _ in media_pairs]
         refs = []
-        api = urlsplit(self._base)
+        api = urlsplit(self.base_url())
         for url, media in chosen:
             kind = MediaType.AVATAR if request_type is MediaType.AVATAR and media is MediaType.VIDEO else media
             ext = _extension(url)
@@ -262,11 +247,11 @@ class ReplicateAdapter:
                 continue
             parts = urlsplit(url)
             same_host = (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
-            refs.append(OutputRef(kind, url=url, format=fmt, headers=self._headers() if same_host else {}))
+            refs.append(OutputRef(kind, url=url, format=fmt, headers=self.headers() if same_host else {}))
         return refs
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self._call("GET", f"/predictions/{job.vendor_job_id}")
+        response = await self.request("GET", f"/predictions/{job.vendor_job_id}")
         prediction = response.json()
         raw = str(prediction.get("status", ""))
         status = STATUS.get(raw)
@@ -294,7 +279,7 @@ class ReplicateAdapter:
         if not job.vendor_job_id:
             return False
         try:
-            response = await self._call("POST", f"/predictions/{job.vendor_job_id}/cancel")
+            response = await self.request("POST", f"/predictions/{job.vendor_job_id}/cancel")
         except VendorBadRequest:
             return False  # unknown prediction
         data = response.json()

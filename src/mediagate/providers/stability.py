@@ -30,18 +30,16 @@ import httpx
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationRequest
+from mediagate.providers._http import HTTPAdapter
 from mediagate.providers.base import (
     Finished,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
     VendorAuthError,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorRateLimited,
-    VendorServerError,
     VendorUnsupported,
 )
 
@@ -60,56 +58,44 @@ PASSTHROUGH = ("style_preset", "cfg_scale")
 FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 
 
-def _error(response: httpx.Response) -> VendorError:
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    name = str(body.get("name") or "")
-    errors = body.get("errors")
-    detail = "; ".join(str(e) for e in errors) if isinstance(errors, list) and errors else response.text[:200]
-    message = f"Stability: {detail} ({name or 'HTTP'} {status})"
-    if name == "content_moderation" or (status == 403 and "moderat" in detail.lower()):
-        return VendorContentPolicy(message, status=status, vendor_code=name or None)
-    if status in (401, 403):
-        return VendorAuthError(message, status=status, vendor_code=name or None)
-    if status == 402:  # the Stability account is out of credits: an operator problem
-        return VendorAuthError(message, status=status, vendor_code=name or None)
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        try:
-            retry_after = float(retry) if retry else None
-        except ValueError:
-            retry_after = None
-        return VendorRateLimited(message, status=status, vendor_code=name or None, retry_after=retry_after)
-    if status >= 500:
-        return VendorServerError(message, status=status, vendor_code=name or None)
-    return VendorBadRequest(message, status=status, vendor_code=name or None)
+def _detail(response: httpx.Response, body: Any) -> str:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return "; ".join(str(e) for e in errors) if isinstance(errors, list) and errors else response.text[:200]
 
 
-class StabilityAdapter:
+class StabilityAdapter(HTTPAdapter):
     name = "stability"
-    required_settings: tuple[str, ...] = ("stability_api_key",)
+    label = "Stability"
+    required_settings = ("stability_api_key",)
     #: `image/*` (raw bytes + headers) or `application/json` (base64 body); both are understood
     accept = "image/*"
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
-        self.fetch_input = context.fetch_input
+    def base_url(self) -> str:
+        return self.settings.stability_base_url
 
-    @property
-    def _base(self) -> str:
-        return self.settings.stability_base_url.rstrip("/")
-
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {self.settings.secret('stability_api_key') or ''}",
             "Accept": self.accept,
             "stability-client-id": "mediagate",
         }
+
+    # errors: {"id", "name", "errors": [...]}
+    def error_code(self, response: httpx.Response, body: Any) -> str | None:
+        name = body.get("name") if isinstance(body, dict) else None
+        return str(name) if name else None
+
+    def error_message(self, response: httpx.Response, body: Any) -> str:
+        name = self.error_code(response, body)
+        return f"Stability: {_detail(response, body)} ({name or 'HTTP'} {response.status_code})"
+
+    def classify_error(self, response: httpx.Response, body: Any, message: str, code: str | None) -> VendorError | None:
+        status = response.status_code
+        if code == "content_moderation" or (status == 403 and "moderat" in _detail(response, body).lower()):
+            return VendorContentPolicy(message, status=status, vendor_code=code)
+        if status == 402:  # the Stability account is out of credits: an operator problem
+            return VendorAuthError(message, status=status, vendor_code=code)
+        return None  # the HTTP status decides
 
     def endpoint(self, request: GenerationRequest) -> tuple[str, str | None]:
         try:
@@ -151,15 +137,7 @@ class StabilityAdapter:
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         endpoint, _ = self.endpoint(job.request)
         fields, files = await self.form(job.request)
-        url = f"{self._base}/v2beta/stable-image/generate/{endpoint}"
-        try:
-            response = await self.http.post(url, headers=self._headers(), data=fields, files=files)
-        except httpx.TimeoutException as exc:
-            raise VendorServerError(f"Stability: timeout on POST /v2beta/stable-image/generate/{endpoint}") from exc
-        except httpx.TransportError as exc:
-            raise VendorServerError(f"Stability: connection failed ({exc.__class__.__name__})") from exc
-        if response.status_code >= 400:
-            raise _error(response)
+        response = await self.request("POST", f"/v2beta/stable-image/generate/{endpoint}", data=fields, files=files)
         return Finished([self._output(response, job.request)], vendor_job_id=self._request_id(response, job))
 
     def _request_id(self, response: httpx.Response, job: ProviderJob) -> str:
@@ -195,6 +173,3 @@ class StabilityAdapter:
 
     async def poll(self, job: ProviderJob) -> PollResult:
         raise VendorUnsupported("Stability image generation is synchronous; there is nothing to poll")
-
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False

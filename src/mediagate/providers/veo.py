@@ -28,125 +28,27 @@ On the Gemini API Veo 3.x always produces an audio track, and `seed`/`generateAu
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
-from mediagate.config import Settings
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.media.probe import sniff
+from mediagate.providers._google import GoogleAdapter, looks_like_policy
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
-    ProviderContext,
     ProviderJob,
     Submitted,
-    VendorAuthError,
     VendorBadRequest,
-    VendorContentPolicy,
-    VendorError,
-    VendorRateLimited,
     VendorServerError,
 )
 
-#: phrases in Google error messages that mean a Responsible-AI / safety refusal (matched lower-case;
-#: the wording varies by model and is not a documented contract)
-POLICY_PHRASES = (
-    "responsible ai",
-    "usage guidelines",
-    "sensitive words",
-    "safety filter",
-    "safety setting",
-    "prohibited content",
-    "violates our policies",
-)
 #: input images larger than this are refused before they are sent (Veo documents 20 MB)
 MAX_INPUT_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-
-
-# --- Google API errors (shared with the Imagen and Cloud TTS adapters) ------------------------------
-
-
-def _retry_delay(details: list[Any]) -> float | None:
-    """`google.rpc.RetryInfo.retryDelay` ("13s", "0.5s") from an error's details."""
-    for item in details:
-        if isinstance(item, dict) and str(item.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            match = re.fullmatch(r"([0-9.]+)s", str(item.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    return None
-
-
-def looks_like_policy(message: str) -> bool:
-    text = message.lower()
-    return any(phrase in text for phrase in POLICY_PHRASES)
-
-
-def google_error(response: httpx.Response, vendor: str) -> VendorError:
-    """Map Google's error envelope ``{"error": {code, message, status, details}}`` to our exceptions.
-
-    A wrong API key is HTTP 400 INVALID_ARGUMENT with reason API_KEY_INVALID at Google, not a 401, so
-    the reason decides before the HTTP status does.
-    """
-    try:
-        error = response.json().get("error") or {}
-        if not isinstance(error, dict):
-            error = {"message": str(error)}
-    except (ValueError, AttributeError):
-        error = {}
-    status = response.status_code
-    rpc_status = str(error.get("status") or "")
-    raw_details = error.get("details")
-    details: list[Any] = raw_details if isinstance(raw_details, list) else []
-    reasons = {str(d.get("reason")) for d in details if isinstance(d, dict) and d.get("reason")}
-    raw = str(error.get("message") or response.text[:200] or f"HTTP {status}")
-    message = f"{vendor}: {raw} ({rpc_status or status})"
-    code = rpc_status or None
-    if (
-        status in (401, 403)
-        or rpc_status in ("UNAUTHENTICATED", "PERMISSION_DENIED")
-        or reasons & {"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "SERVICE_DISABLED", "ACCESS_TOKEN_EXPIRED"}
-        or "api key not valid" in raw.lower()
-    ):
-        return VendorAuthError(message, status=status, vendor_code=code)
-    if status == 429 or rpc_status == "RESOURCE_EXHAUSTED":
-        header = response.headers.get("retry-after")
-        retry_after = float(header) if header and header.replace(".", "", 1).isdigit() else _retry_delay(details)
-        return VendorRateLimited(message, status=status, vendor_code=code, retry_after=retry_after)
-    if looks_like_policy(raw):
-        return VendorContentPolicy(message, status=status, vendor_code=code)
-    if status >= 500:
-        return VendorServerError(message, status=status, vendor_code=code)
-    return VendorBadRequest(message, status=status, vendor_code=code)
-
-
-async def google_request(http: httpx.AsyncClient, vendor: str, method: str, url: str, **kw: Any) -> httpx.Response:
-    """One call to a Google API, with transport failures and error bodies mapped to `Vendor*`."""
-    try:
-        response = await http.request(method, url, **kw)
-    except httpx.TimeoutException as exc:
-        raise VendorServerError(f"{vendor}: timeout on {method} {urlsplit(url).path}") from exc
-    except httpx.TransportError as exc:
-        raise VendorServerError(f"{vendor}: connection failed ({exc.__class__.__name__})") from exc
-    if response.status_code >= 400:
-        raise google_error(response, vendor)
-    return response
-
-
-def json_object(response: httpx.Response, vendor: str) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise VendorServerError(f"{vendor}: answer is not JSON: {response.text[:200]}") from exc
-    if not isinstance(data, dict):
-        raise VendorServerError(f"{vendor}: unexpected answer {response.text[:200]}")
-    return data
 
 
 # --- input images ---------------------------------------------------------------------------------
@@ -169,48 +71,12 @@ def _is_veo3(model: str) -> bool:
     return model.startswith("veo-3")
 
 
-class VeoAdapter:
+class VeoAdapter(GoogleAdapter):
     name = "veo"
+    label = "Veo"
     #: the Gemini API key; Vertex mode needs `vertex_project` + `vertex_access_token` instead, which
-    #: `missing_settings` below knows (the registry only reads this tuple today)
-    required_settings: tuple[str, ...] = ("gemini_api_key",)
-
-    def __init__(self, context: ProviderContext) -> None:
-        self.settings = context.settings
-        self.http = context.http
-        self.fetch_input = context.fetch_input
-
-    @classmethod
-    def missing_settings(cls, settings: Settings) -> list[str]:
-        """What is missing for the mode the settings select (Vertex when `vertex_project` is set)."""
-        if settings.vertex_project:
-            return [] if settings.secret("vertex_access_token") else ["vertex_access_token"]
-        return [] if settings.secret("gemini_api_key") else ["gemini_api_key"]
-
-    # --- endpoints and auth -------------------------------------------------------------------
-
-    @property
-    def vertex(self) -> bool:
-        return bool(self.settings.vertex_project)
-
-    @property
-    def _gemini_base(self) -> str:
-        return self.settings.gemini_base_url.rstrip("/")
-
-    def _vertex_base(self, location: str) -> str:
-        return (self.settings.vertex_base_url or f"https://{location}-aiplatform.googleapis.com").rstrip("/")
-
-    def _gemini_headers(self) -> dict[str, str]:
-        key = self.settings.secret("gemini_api_key")
-        if not key:
-            raise VendorAuthError("Veo: MEDIAGATE_GEMINI_API_KEY is not set")
-        return {"x-goog-api-key": key}
-
-    def _vertex_headers(self) -> dict[str, str]:
-        token = self.settings.secret("vertex_access_token")
-        if not token:
-            raise VendorAuthError("Veo: MEDIAGATE_VERTEX_ACCESS_TOKEN is not set (Vertex AI mode)")
-        return {"Authorization": f"Bearer {token}"}
+    #: `missing_settings` (from `GoogleAdapter`) knows
+    required_settings = ("gemini_api_key",)
 
     def _same_origin(self, url: str, base: str) -> bool:
         a, b = urlsplit(url), urlsplit(base)
@@ -279,16 +145,17 @@ class VeoAdapter:
         if self.vertex:
             project, location = str(self.settings.vertex_project), self.settings.vertex_location
             url = (
-                f"{self._vertex_base(location)}/v1/projects/{project}/locations/{location}"
+                f"{self.vertex_base(location)}/v1/projects/{project}/locations/{location}"
                 f"/publishers/google/models/{model}:predictLongRunning"
             )
-            response = await google_request(self.http, "Veo", "POST", url, json=body, headers=self._vertex_headers())
+            response = await self.request("POST", url, json=body, headers=self.vertex_headers())
             state: dict[str, Any] = {"api": "vertex", "project": project, "location": location, "model": model}
         else:
-            url = f"{self._gemini_base}/models/{model}:predictLongRunning"
-            response = await google_request(self.http, "Veo", "POST", url, json=body, headers=self._gemini_headers())
+            response = await self.request(
+                "POST", f"/models/{model}:predictLongRunning", json=body, headers=self.gemini_headers()
+            )
             state = {"api": "gemini", "model": model}
-        name = json_object(response, "Veo").get("name")
+        name = self.json_object(response).get("name")
         if not name:
             raise VendorServerError(f"Veo: no operation name in {response.text[:200]}")
         state["duration"] = job.request.duration
@@ -300,15 +167,11 @@ class VeoAdapter:
             # the operation name carries the model path: projects/…/models/{model}/operations/{id}
             model_path = name.split("/operations/")[0]
             location = str(job.state.get("location") or self.settings.vertex_location)
-            url = f"{self._vertex_base(location)}/v1/{model_path}:fetchPredictOperation"
-            response = await google_request(
-                self.http, "Veo", "POST", url, json={"operationName": name}, headers=self._vertex_headers()
-            )
+            url = f"{self.vertex_base(location)}/v1/{model_path}:fetchPredictOperation"
+            response = await self.request("POST", url, json={"operationName": name}, headers=self.vertex_headers())
         else:
-            response = await google_request(
-                self.http, "Veo", "GET", f"{self._gemini_base}/{name}", headers=self._gemini_headers()
-            )
-        return json_object(response, "Veo")
+            response = await self.request("GET", f"/{name}", headers=self.gemini_headers())
+        return self.json_object(response)
 
     def _outputs(self, job: ProviderJob, result: dict[str, Any]) -> list[OutputRef]:
         duration = float(job.state["duration"]) if job.state.get("duration") else None
@@ -325,7 +188,7 @@ class VeoAdapter:
                         OutputRef(
                             MediaType.VIDEO,
                             url=f"https://storage.googleapis.com/{bucket_path}",
-                            headers=self._vertex_headers(),
+                            headers=self.vertex_headers(),
                             format="mp4",
                             duration=duration,
                         )
@@ -336,7 +199,7 @@ class VeoAdapter:
             if video.get("uri"):
                 uri = str(video["uri"])
                 # the key goes only to Google's own host, never to a URL from elsewhere
-                headers = self._gemini_headers() if self._same_origin(uri, self._gemini_base) else {}
+                headers = self.gemini_headers() if self._same_origin(uri, self.base_url()) else {}
                 refs.append(OutputRef(MediaType.VIDEO, url=uri, headers=headers, format="mp4", duration=duration))
             elif video.get("encodedVideo"):  # inline bytes (seen in the SDK's mapping; unverified on REST)
                 data = base64.b64decode(video["encodedVideo"])
@@ -366,5 +229,4 @@ class VeoAdapter:
             return PollResult(JobStatus.FAILED, error=f"Veo: {text}", content_policy=True)
         return PollResult(JobStatus.FAILED, error="Veo: the operation finished without any video")
 
-    async def cancel(self, job: ProviderJob) -> bool:
-        return False  # no cancel for Veo operations; the engine stops polling
+    # cancel: the base's False (no cancel for Veo operations; the engine stops polling)
