@@ -4,7 +4,7 @@
   (`enqueue` calls procrastinate's own `procrastinate_defer_jobs_v1` SQL function through our
   connection: procrastinate's Python API defers on its own connections, outside our transaction), so a
   task can never exist without its job, nor a job without its task. That one statement is the only raw
-  procrastinate SQL here (fenced by the version pin and `tests/unit/test_procrastinate_contract.py`);
+  procrastinate SQL here (fenced by the version pin and `tests/integration/test_procrastinate_contract.py`);
   everything else goes through procrastinate's API.
 - Jobs carry `lock = task_id`: procrastinate never runs two jobs of one task at once.
 - Queues per provider family: `local` (models running on this machine, e.g. Piper; GPU machines
