@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
-from mediagate.api.app import create_app
 from mediagate.domain.media import MediaType, TaskType
 from mediagate.domain.requests import GenerationInput, GenerationRequest
 from mediagate.errors import InvalidParameter
+from mediagate.gateway import Gateway
 from mediagate.providers.base import (
     JobStatus,
     ProviderContext,
@@ -25,45 +22,18 @@ from mediagate.providers.base import (
     VendorBadRequest,
 )
 from mediagate.providers.bfl import FluxAdapter, size_for
-from mediagate.gateway import Gateway
 from mediagate.testing.fakes.bfl import FakeBFL
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, decode, until
 
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeBFL, str]]:
-    yield from serve_fake(FakeBFL(api_key="bfl-test-key", latency=0.3))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    values = {"bfl_api_key": "bfl-test-key", "bfl_base_url": f"{base}/v1", "allow_private_urls": True, **extra}
-    return fast_settings(tmp_path, **values)
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeBFL, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeBFL(api_key="bfl-test-key", latency=0.3),
+    settings=lambda base: {"bfl_api_key": "bfl-test-key", "bfl_base_url": f"{base}/v1", "allow_private_urls": True},
+)
 
 
 def image(prompt: str = "a red fox in the snow", model: str = "flux-dev", **kw: Any) -> GenerationInput:
     return GenerationInput(model=model, prompt=prompt, **kw)
-
-
-def decode(data: bytes) -> tuple[str | None, int, int]:
-    with Image.open(io.BytesIO(data)) as img:
-        img.load()
-        return img.format, img.width, img.height
 
 
 def only_job(fake: FakeBFL) -> Any:
@@ -200,17 +170,13 @@ async def test_moderation_is_a_content_policy_failure(gw: Gateway, trigger: str,
     assert (await gw.accounts.get(principal.account_id)).balance == 1000
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], bfl_api_key="wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness, fake: Any) -> None:
+    async with vendor.gateway(bfl_api_key="wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, image())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "Not authenticated" in (done.error_message or "")
         assert fake[0].submissions == 0
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -234,10 +200,7 @@ async def test_cancel_stops_polling(gw: Gateway, fake: Any) -> None:
     fake[0].latency = 30
     principal, _ = await make_principal(gw, credits=1000)
     task = await gw.tasks.create(principal, image())
-    for _ in range(200):
-        if fake[0].calls["get_result"]:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: fake[0].calls["get_result"])
     cancelled = await gw.tasks.cancel(principal, task.id)
     assert cancelled.status == "cancelled"
     await asyncio.sleep(0.1)
@@ -248,31 +211,16 @@ async def test_cancel_stops_polling(gw: Gateway, fake: Any) -> None:
     assert (account.balance, account.reserved) == (1000, 0)
 
 
-async def test_restart_resumes_polling_without_resubmitting(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_without_resubmitting(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.2
-    settings = vendor_settings(tmp_path, fake[1])
-    first = Gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, image())
-    for _ in range(200):
-        row = await first.tasks.load(task.id)
-        if row is not None and row.provider_job_id:
-            break
-        await asyncio.sleep(0.01)
-    assert row is not None and (row.provider_state or {})["polling_url"].endswith(
-        f"get_result?id={row.provider_job_id}"
-    )
-    await first.stop()
-    second = Gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(image()) as (second, principal, task, row):
+        assert row is not None and (row.provider_state or {})["polling_url"].endswith(
+            f"get_result?id={row.provider_job_id}"
+        )
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed"
         assert fake[0].submissions == 1
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()
 
 
 # --- the adapter on its own --------------------------------------------------------------------
@@ -292,9 +240,9 @@ def _request(model: str = "flux-dev", **kw: Any) -> GenerationRequest:
 
 
 @pytest.fixture
-async def adapter(tmp_path: Path, fake: Any) -> AsyncIterator[FluxAdapter]:
+async def adapter(vendor: VendorHarness) -> AsyncIterator[FluxAdapter]:
     async with httpx.AsyncClient() as client:
-        yield FluxAdapter(ProviderContext(vendor_settings(tmp_path, fake[1]), client))
+        yield FluxAdapter(ProviderContext(vendor.settings(), client))
 
 
 async def test_untrusted_polling_url_is_not_sent_our_key(adapter: FluxAdapter, fake: Any) -> None:

@@ -5,51 +5,29 @@ from __future__ import annotations
 import asyncio
 import io
 import wave
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mediagate.api.app import create_app
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput
 from mediagate.errors import InvalidParameter
+from mediagate.gateway import Gateway
 from mediagate.media.probe import probe
 from mediagate.providers.base import VendorAuthError, VendorBadRequest, VendorRateLimited
 from mediagate.providers.elevenlabs import VOICES, _error
-from mediagate.gateway import Gateway
 from mediagate.testing.fakes.elevenlabs import FakeElevenLabs, speech_seconds
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, until
 
 TEXT = "Welcome to the future of artificial intelligence"
 
 
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeElevenLabs, str]]:
-    yield from serve_fake(FakeElevenLabs(api_key="xi-test-key", latency=0.05))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    values = {"elevenlabs_api_key": "xi-test-key", "elevenlabs_base_url": base, **extra}
-    return fast_settings(tmp_path, **values)
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeElevenLabs, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeElevenLabs(api_key="xi-test-key", latency=0.05),
+    settings=lambda base: {"elevenlabs_api_key": "xi-test-key", "elevenlabs_base_url": base},
+)
 
 
 def speech(prompt: str = TEXT, model: str | None = "eleven-multilingual-v2", **kw: Any) -> GenerationInput:
@@ -173,16 +151,12 @@ async def test_refused_content_is_a_content_policy_failure(gw: Gateway) -> None:
     assert "Terms of Service" in (done.error_message or "")
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], elevenlabs_api_key="wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(elevenlabs_api_key="wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, speech())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "invalid_api_key" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -206,10 +180,7 @@ async def test_cancel_during_the_synchronous_call_keeps_the_task_cancelled(gw: G
     fake[0].latency = 0.5
     principal, _ = await make_principal(gw, credits=100)
     task = await gw.tasks.create(principal, speech())
-    for _ in range(100):
-        if fake[0].calls["create"]:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: fake[0].calls["create"])
     cancelled = await gw.tasks.cancel(principal, task.id)
     assert cancelled.status == "cancelled"
     await asyncio.sleep(0.7)
@@ -217,7 +188,7 @@ async def test_cancel_during_the_synchronous_call_keeps_the_task_cancelled(gw: G
     assert view.status == "cancelled" and view.outputs == []
     account = await gw.accounts.get(principal.account_id)
     assert (account.balance, account.reserved) == (100, 0)
-    assert await gw.registry.get("elevenlabs").cancel(None) is False  # type: ignore[arg-type]
+    assert await gw.registry.get("elevenlabs").cancel(None) is False  # type: ignore[arg-type]  # no job on purpose: ElevenLabs has nothing to cancel
 
 
 def test_error_bodies_map_to_vendor_errors() -> None:

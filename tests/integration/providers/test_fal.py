@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from mediagate.api.app import create_app
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput, GenerationRequest
+from mediagate.gateway import Gateway
 from mediagate.media.probe import probe
 from mediagate.providers.base import ProviderContext, ProviderJob
 from mediagate.providers.fal import FalAdapter, app_root, find_outputs
-from mediagate.gateway import Gateway
 from mediagate.testing.fakes.fal import FakeFal
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, only_job, processing, until
 
 KLING = "fal-ai/kling-video/v2.1/master/text-to-video"
 
@@ -63,42 +59,15 @@ per_second = 2
 """
 
 
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeFal, str]]:
-    yield from serve_fake(FakeFal(api_key="fal-test-key", latency=0.4))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    catalog = tmp_path / "catalog"
-    catalog.mkdir(exist_ok=True)
-    (catalog / "operator-fal.toml").write_text(OPERATOR_TOML)
-    values = {"fal_key": "fal-test-key", "fal_base_url": base, "catalog_dir": catalog, **extra}
-    return fast_settings(tmp_path, **values)
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeFal, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeFal(api_key="fal-test-key", latency=0.4),
+    settings=lambda base: {"fal_key": "fal-test-key", "fal_base_url": base},
+    catalog={"operator-fal.toml": OPERATOR_TOML},
+)
 
 
 def video(prompt: str = "a paper boat on a stream", **kw: Any) -> GenerationInput:
     return GenerationInput(model=kw.pop("model", "fal/kling-v2.1-master"), prompt=prompt, **kw)
-
-
-def only_job(fake: Any) -> Any:
-    jobs = list(fake[0].jobs.values())
-    assert len(jobs) == 1
-    return jobs[0]
 
 
 async def test_text_to_video_completes_with_a_valid_mp4(gw: Gateway, http: httpx.AsyncClient, fake: Any) -> None:
@@ -198,16 +167,12 @@ async def test_validation_error_at_submit(gw: Gateway, fake: Any) -> None:
     assert fake[0].submissions == 0
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], fal_key="wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(fal_key="wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "No user found" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -222,43 +187,22 @@ async def test_cancel_while_queued_cancels_at_fal(gw: Gateway, fake: Any) -> Non
     fake[0].latency = 30
     principal, _ = await make_principal(gw, credits=500)
     task = await gw.tasks.create(principal, video())
-    for _ in range(100):
-        if (await gw.tasks.get(principal, task.id)).status == "processing":
-            break
-        await asyncio.sleep(0.02)
+    await until(processing(gw, principal, task.id))
     cancelled = await gw.tasks.cancel(principal, task.id)
     assert cancelled.status == "cancelled"
-    for _ in range(100):
-        if fake[0].calls["cancel"]:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: fake[0].calls["cancel"])
     assert only_job(fake).cancelled
     account = await gw.accounts.get(principal.account_id)
     assert (account.balance, account.reserved) == (500, 0)
 
 
-async def test_restart_resumes_polling_without_resubmitting(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_without_resubmitting(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.2
-    settings = vendor_settings(tmp_path, fake[1])
-    first = Gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, video())
-    for _ in range(200):
-        row = await first.tasks.load(task.id)
-        if row is not None and row.provider_job_id:
-            break
-        await asyncio.sleep(0.01)
-    await first.stop()
-    second = Gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(video()) as (second, principal, task, _):
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed", done.error_message
         assert fake[0].submissions == 1
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()
 
 
 async def test_operator_added_audio_model_from_the_catalog_dir(gw: Gateway, http: httpx.AsyncClient, fake: Any) -> None:

@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from mediagate.api.app import create_app
 from mediagate.domain.requests import GenerationInput
-from mediagate.media.probe import probe
 from mediagate.gateway import Gateway
+from mediagate.media.probe import probe
 from mediagate.testing.fakes.google_tts import FakeGoogleTTS
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec
 
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeGoogleTTS, str]]:
-    yield from serve_fake(FakeGoogleTTS(api_key="AIza-tts", access_token="ya29.tts"))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    return fast_settings(tmp_path, **{"google_tts_api_key": "AIza-tts", "google_tts_base_url": f"{base}/v1", **extra})
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeGoogleTTS, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeGoogleTTS(api_key="AIza-tts", access_token="ya29.tts"),
+    settings=lambda base: {"google_tts_api_key": "AIza-tts", "google_tts_base_url": f"{base}/v1"},
+)
 
 
 def speech(prompt: str = "Hello from the gateway.", model: str = "google tts", **kw: Any) -> GenerationInput:
@@ -141,28 +118,20 @@ async def test_a_dearer_voice_family_is_refused_before_sending(gw: Gateway, fake
     assert "Studio voice" in (done.error_message or "") and fake[0].calls["create"] == 0
 
 
-async def test_wrong_key_is_an_auth_failure(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], google_tts_api_key="AIza-wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_is_an_auth_failure(vendor: VendorHarness) -> None:
+    async with vendor.gateway(google_tts_api_key="AIza-wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, speech())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "API key not valid" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
-async def test_an_access_token_is_sent_as_bearer(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], google_tts_api_key="ya29.tts"))
-    await gateway.start()
-    try:
+async def test_an_access_token_is_sent_as_bearer(vendor: VendorHarness, fake: Any) -> None:
+    async with vendor.gateway(google_tts_api_key="ya29.tts") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, speech())).id)
         assert done.status == "completed", done.error_message
         assert fake[0].auth_seen == ["bearer"]
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -173,10 +142,8 @@ async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> N
     assert fake[0].submissions == 1 and fake[0].calls["create"] == 2
 
 
-async def test_vendor_500_is_retried_then_a_provider_error_and_refunded(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], provider_max_retries=1))
-    await gateway.start()
-    try:
+async def test_vendor_500_is_retried_then_a_provider_error_and_refunded(vendor: VendorHarness, fake: Any) -> None:
+    async with vendor.gateway(provider_max_retries=1) as gateway:
         principal, _ = await make_principal(gateway, credits=50)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, speech("[fail] x"))).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_ERROR")
@@ -184,5 +151,3 @@ async def test_vendor_500_is_retried_then_a_provider_error_and_refunded(tmp_path
         account = await gateway.accounts.get(principal.account_id)
         assert (account.balance, account.reserved) == (50, 0)
         await ledger_consistent(gateway, principal.account_id)
-    finally:
-        await gateway.stop()

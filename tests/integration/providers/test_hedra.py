@@ -7,53 +7,29 @@ failure, moderation, auth, rate limits, the idempotent generation id, and refusi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mediagate.api.app import create_app
 from mediagate.domain.requests import GenerationInput, GenerationRequest
 from mediagate.errors import InvalidParameter
+from mediagate.gateway import Gateway
 from mediagate.media.probe import probe
 from mediagate.providers.base import ProviderJob
 from mediagate.providers.hedra import generation_id
-from mediagate.gateway import Gateway
 from mediagate.testing.fakes.hedra import CHARACTER_3, VOICES, FakeHedra
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, only_job, until
 
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeHedra, str]]:
-    yield from serve_fake(FakeHedra(api_key="hd-test-key", latency=0.4, sample_seconds=2.0))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    values = {
+VENDOR = VendorSpec(
+    fake=lambda: FakeHedra(api_key="hd-test-key", latency=0.4, sample_seconds=2.0),
+    settings=lambda base: {
         "hedra_api_key": "hd-test-key",
         "hedra_base_url": f"{base}/web-app/public",
         "allow_private_urls": True,  # the inputs are served by the fake on 127.0.0.1
-        **extra,
-    }
-    return fast_settings(tmp_path, **values)
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeHedra, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+    },
+)
 
 
 def avatar(fake: Any, prompt: str | None = None, *, audio: bool = True, **kw: Any) -> GenerationInput:
@@ -65,11 +41,6 @@ def avatar(fake: Any, prompt: str | None = None, *, audio: bool = True, **kw: An
         audio_url=f"{base}/samples/voice.wav" if audio else None,
         **kw,
     )
-
-
-def only_job(fake: Any) -> Any:
-    assert len(fake[0].jobs) == 1
-    return next(iter(fake[0].jobs.values()))
 
 
 async def test_lip_sync_uploads_inputs_and_completes_with_a_valid_mp4(
@@ -154,16 +125,12 @@ async def test_moderation_while_running_and_at_submit(gw: Gateway, fake: Any) ->
     assert (refused.status, refused.error_code) == ("failed", "CONTENT_POLICY")
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], hedra_api_key="wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness, fake: Any) -> None:
+    async with vendor.gateway(hedra_api_key="wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, avatar(fake, "hi"))).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "Invalid API key" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -214,28 +181,21 @@ async def test_redirected_input_is_followed(gw: Gateway, fake: Any) -> None:
     assert (await wait_task(gw, principal, (await gw.tasks.create(principal, moved)).id)).status == "completed"
 
 
-async def test_private_input_urls_are_refused_before_anything_is_reserved(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], allow_private_urls=False))
-    await gateway.start()
-    try:
+async def test_private_input_urls_are_refused_before_anything_is_reserved(vendor: VendorHarness, fake: Any) -> None:
+    async with vendor.gateway(allow_private_urls=False) as gateway:
         principal, _ = await make_principal(gateway, credits=100)
         with pytest.raises(InvalidParameter, match="only public addresses"):
             await gateway.tasks.create(principal, avatar(fake, "hi"))
         assert fake[0].calls["asset"] == 0
         account = await gateway.accounts.get(principal.account_id)
         assert (account.balance, account.reserved) == (100, 0)
-    finally:
-        await gateway.stop()
 
 
 async def test_cancel_stops_polling_there_is_no_vendor_cancel(gw: Gateway, fake: Any) -> None:
     fake[0].latency = 30
     principal, _ = await make_principal(gw, credits=100)
     task = await gw.tasks.create(principal, avatar(fake, "hi"))
-    for _ in range(200):
-        if fake[0].calls["status"]:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: fake[0].calls["status"])
     assert (await gw.tasks.cancel(principal, task.id)).status == "cancelled"
     await asyncio.sleep(0.3)
     polls = fake[0].calls["status"]
@@ -245,24 +205,9 @@ async def test_cancel_stops_polling_there_is_no_vendor_cancel(gw: Gateway, fake:
     assert (account.balance, account.reserved) == (100, 0)
 
 
-async def test_restart_resumes_polling_without_resubmitting(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_without_resubmitting(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.5
-    settings = vendor_settings(tmp_path, fake[1])
-    first = Gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, avatar(fake, "hi"))
-    for _ in range(300):
-        row = await first.tasks.load(task.id)
-        if row is not None and row.provider_job_id:
-            break
-        await asyncio.sleep(0.01)
-    await first.stop()
-    second = Gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(avatar(fake, "hi")) as (second, principal, task, _):
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed" and fake[0].submissions == 1
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()

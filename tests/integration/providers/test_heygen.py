@@ -3,64 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mediagate.api.app import create_app
 from mediagate.catalog.loader import load_catalog
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput
 from mediagate.errors import InvalidParameter
+from mediagate.gateway import Gateway
 from mediagate.media.probe import probe
 from mediagate.providers.base import ProviderContext, ProviderJob, VendorBadRequest
 from mediagate.providers.heygen import HeyGenAdapter
-from mediagate.gateway import Gateway
 from mediagate.services.validation import validate
 from mediagate.testing.fakes.heygen import FakeHeyGen
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, processing, until
 
 KEY = "heygen-test-key"
 TEXT = "Hello, I'm your AI assistant"
 
 
-async def public_resolver(host: str, port: int) -> list[str]:
-    """Input URLs are SSRF-checked at request time; this sandbox has no DNS, so pretend they are public."""
-    return ["93.184.216.34"]
-
-
-def start_gateway(settings: Any) -> Gateway:
-    gateway = Gateway(settings)
-    gateway.guard.resolver = public_resolver
-    return gateway
-
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeHeyGen, str]]:
-    yield from serve_fake(FakeHeyGen(api_key=KEY, latency=0.4))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    return fast_settings(tmp_path, **{"heygen_api_key": KEY, "heygen_base_url": base, **extra})
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeHeyGen, str]) -> AsyncIterator[Gateway]:
-    gateway = start_gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeHeyGen(api_key=KEY, latency=0.4),
+    settings=lambda base: {"heygen_api_key": KEY, "heygen_base_url": base},
+    public_dns=True,
+)
 
 
 def avatar(prompt: str | None = TEXT, **kw: Any) -> GenerationInput:
@@ -201,16 +170,12 @@ async def test_moderation_in_the_render_and_at_submit(gw: Gateway, fake: Any) ->
     assert fake[0].submissions == 1
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = start_gateway(vendor_settings(tmp_path, fake[1], heygen_api_key="wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(heygen_api_key="wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, avatar())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "authentication_failed" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -229,12 +194,12 @@ async def test_persistent_5xx_is_a_provider_error(gw: Gateway, fake: Any) -> Non
     assert fake[0].submissions == 0
 
 
-async def test_error_inside_an_http_200_status_answer(tmp_path: Path, fake: Any) -> None:
+async def test_error_inside_an_http_200_status_answer(vendor: VendorHarness) -> None:
     model = load_catalog().resolve("heygen")
     assert model is not None
     request = validate(avatar(), model)
     async with httpx.AsyncClient() as client:
-        adapter = HeyGenAdapter(ProviderContext(vendor_settings(tmp_path, fake[1]), client))
+        adapter = HeyGenAdapter(ProviderContext(vendor.settings(), client))
         with pytest.raises(VendorBadRequest, match="Video not found"):
             await adapter.poll(ProviderJob("t", request, "no-such-video"))
         assert await adapter.cancel(ProviderJob("t", request, "anything")) is False
@@ -244,10 +209,8 @@ async def test_cancel_stops_polling_heygen_has_no_cancel(gw: Gateway, fake: Any)
     fake[0].latency = 30
     principal, _ = await make_principal(gw, credits=200)
     task = await gw.tasks.create(principal, avatar())
-    for _ in range(100):
-        if (await gw.tasks.get(principal, task.id)).status == "processing" and fake[0].calls["get"]:
-            break
-        await asyncio.sleep(0.02)
+    await until(processing(gw, principal, task.id))
+    await until(lambda: fake[0].calls["get"])
     cancelled = await gw.tasks.cancel(principal, task.id)
     assert cancelled.status == "cancelled"
     await asyncio.sleep(0.3)
@@ -258,25 +221,10 @@ async def test_cancel_stops_polling_heygen_has_no_cancel(gw: Gateway, fake: Any)
     assert (account.balance, account.reserved) == (200, 0)
 
 
-async def test_restart_resumes_polling_without_resubmitting(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_without_resubmitting(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.5
-    settings = vendor_settings(tmp_path, fake[1])
-    first = start_gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, avatar())
-    for _ in range(200):
-        row = await first.tasks.load(task.id)
-        if row is not None and row.provider_job_id:
-            break
-        await asyncio.sleep(0.01)
-    await first.stop()
-    second = start_gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(avatar()) as (second, principal, task, _):
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed"
         assert fake[0].submissions == 1
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()

@@ -2,54 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mediagate.api.app import create_app
 from mediagate.domain.requests import GenerationInput
-from mediagate.media.probe import probe
 from mediagate.gateway import Gateway
+from mediagate.media.probe import probe
 from mediagate.testing.fakes.imagen import FakeImagen
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec
+
+VENDOR = VendorSpec(
+    fake=lambda: FakeImagen(api_key="AIza-img", access_token="ya29.img", project="proj-img"),
+    settings=lambda base: {"gemini_api_key": "AIza-img", "gemini_base_url": f"{base}/v1beta"},
+)
 
 
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeImagen, str]]:
-    yield from serve_fake(FakeImagen(api_key="AIza-img", access_token="ya29.img", project="proj-img"))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    return fast_settings(tmp_path, **{"gemini_api_key": "AIza-img", "gemini_base_url": f"{base}/v1beta", **extra})
-
-
-def vertex_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    values = {
-        "vertex_project": "proj-img",
-        "vertex_access_token": "ya29.img",
-        "vertex_base_url": base,
-        **extra,
-    }
-    return vendor_settings(tmp_path, base, **values)
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeImagen, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+def vertex(base: str, **extra: Any) -> dict[str, Any]:
+    """Settings overrides for Vertex AI mode."""
+    return {"vertex_project": "proj-img", "vertex_access_token": "ya29.img", "vertex_base_url": base, **extra}
 
 
 def image(prompt: str = "a red fox in snow", model: str = "imagen 4", **kw: Any) -> GenerationInput:
@@ -116,30 +89,22 @@ async def test_prompt_refused_by_the_input_filter_is_a_content_policy_failure(gw
     assert "Responsible AI" in (done.error_message or "")
 
 
-async def test_vendor_500_is_retried_then_a_provider_error(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], provider_max_retries=1))
-    await gateway.start()
-    try:
+async def test_vendor_500_is_retried_then_a_provider_error(vendor: VendorHarness, fake: Any) -> None:
+    async with vendor.gateway(provider_max_retries=1) as gateway:
         principal, _ = await make_principal(gateway, credits=500)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, image("[fail] x"))).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_ERROR")
         assert "Internal error" in (done.error_message or "") and fake[0].calls["create"] == 2
         account = await gateway.accounts.get(principal.account_id)
         assert (account.balance, account.reserved) == (500, 0)
-    finally:
-        await gateway.stop()
 
 
-async def test_wrong_api_key_400_is_an_auth_failure(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], gemini_api_key="AIza-wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_api_key_400_is_an_auth_failure(vendor: VendorHarness) -> None:
+    async with vendor.gateway(gemini_api_key="AIza-wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, image())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "API key not valid" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -157,10 +122,8 @@ async def test_seed_is_refused_on_the_gemini_api(gw: Gateway, fake: Any) -> None
     assert "Vertex" in (done.error_message or "") and fake[0].calls["create"] == 0
 
 
-async def test_vertex_mode_sends_seed_without_watermark(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vertex_settings(tmp_path, fake[1]))
-    await gateway.start()
-    try:
+async def test_vertex_mode_sends_seed_without_watermark(vendor: VendorHarness, fake: Any) -> None:
+    async with vendor.gateway(**vertex(vendor.base_url)) as gateway:
         principal, _ = await make_principal(gateway)
         task = await gateway.tasks.create(principal, image(model="imagen 3", seed=11, aspect_ratio="3:4"))
         done = await wait_task(gateway, principal, task.id)
@@ -168,19 +131,13 @@ async def test_vertex_mode_sends_seed_without_watermark(tmp_path: Path, fake: An
         parameters = only_job(fake).body["parameters"]
         assert (parameters["seed"], parameters["addWatermark"]) == (11, False)
         assert (done.outputs[0].width, done.outputs[0].height) == (896, 1280)
-    finally:
-        await gateway.stop()
 
 
-async def test_vertex_wrong_token_is_an_auth_failure(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vertex_settings(tmp_path, fake[1], vertex_access_token="ya29.stale"))
-    await gateway.start()
-    try:
+async def test_vertex_wrong_token_is_an_auth_failure(vendor: VendorHarness) -> None:
+    async with vendor.gateway(**vertex(vendor.base_url, vertex_access_token="ya29.stale")) as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, image())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
-    finally:
-        await gateway.stop()
 
 
 async def test_ultra_takes_one_image_only(gw: Gateway) -> None:

@@ -4,68 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mediagate.api.app import create_app
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput
 from mediagate.errors import InvalidParameter
-from mediagate.media.probe import probe
 from mediagate.gateway import Gateway
+from mediagate.media.probe import probe
 from mediagate.testing.fakes.kling import FakeKling
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, only_job, wait_submitted
 
 AK, SK = "ak-kling-test", "sk-kling-secret-0123456789abcdefghij"
 
 
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeKling, str]]:
-    yield from serve_fake(FakeKling(access_key=AK, secret_key=SK, latency=0.4))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    values = {"kling_access_key": AK, "kling_secret_key": SK, "kling_base_url": base, **extra}
-    return fast_settings(tmp_path, **values)
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeKling, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeKling(access_key=AK, secret_key=SK, latency=0.4),
+    settings=lambda base: {"kling_access_key": AK, "kling_secret_key": SK, "kling_base_url": base},
+)
 
 
 def video(prompt: str = "a paper boat on a stream", model: str = "kling 2.5 turbo", **kw: Any) -> GenerationInput:
     return GenerationInput(model=model, prompt=prompt, **kw)
-
-
-def only_job(fake: tuple[FakeKling, str]) -> Any:
-    jobs = list(fake[0].jobs.values())
-    assert len(jobs) == 1
-    return jobs[0]
-
-
-async def wait_submitted(gw: Gateway, task_id: str) -> Any:
-    for _ in range(300):
-        row = await gw.tasks.load(task_id)
-        if row is not None and row.provider_job_id:
-            return row
-        await asyncio.sleep(0.01)
-    raise AssertionError("never submitted")
 
 
 async def test_text_to_video_completes_with_a_valid_mp4(gw: Gateway, http: httpx.AsyncClient, fake: Any) -> None:
@@ -137,32 +100,24 @@ async def test_expired_token_is_re_signed_once(gw: Gateway, fake: Any) -> None:
     assert fake[0].submissions == 1 and fake[0].calls["create"] == 2
 
 
-async def test_skewed_clock_fails_with_token_expired(tmp_path: Path, fake: Any) -> None:
+async def test_skewed_clock_fails_with_token_expired(vendor: VendorHarness, fake: Any) -> None:
     fake[0].clock_offset = 3600  # the vendor's clock is an hour ahead: every token has expired
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    try:
+    async with vendor.gateway() as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "1004" in (done.error_message or "")
         assert fake[0].submissions == 0
-    finally:
-        await gateway.stop()
 
 
-async def test_wrong_secret_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], kling_secret_key="not-the-secret-0123456789abcdefghijkl"))
-    await gateway.start()
-    try:
+async def test_wrong_secret_key_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(kling_secret_key="not-the-secret-0123456789abcdefghijkl") as gateway:
         principal, _ = await make_principal(gateway, credits=100)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "1002" in (done.error_message or "")
         account = await gateway.accounts.get(principal.account_id)
         assert (account.balance, account.reserved) == (100, 0)
-    finally:
-        await gateway.stop()
 
 
 async def test_vendor_failure_fails_the_task_and_refunds(gw: Gateway) -> None:
@@ -309,21 +264,10 @@ async def test_cancel_stops_polling(gw: Gateway, fake: Any) -> None:
     assert (account.balance, account.reserved) == (100, 0)
 
 
-async def test_restart_resumes_polling_on_the_same_endpoint(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_on_the_same_endpoint(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.5
-    settings = vendor_settings(tmp_path, fake[1])
-    first = Gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, video(image_urls=["https://example.com/a.png"]))
-    await wait_submitted(first, task.id)
-    await first.stop()  # like a crash: the job is interrupted mid-poll
-    second = Gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(video(image_urls=["https://example.com/a.png"])) as (second, principal, task, _):
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed"
         assert fake[0].submissions == 1 and fake[0].calls["get_text2video"] == 0
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()

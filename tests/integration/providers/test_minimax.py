@@ -7,55 +7,28 @@ audio), errors inside HTTP 200 bodies (``base_resp.status_code``), and the 1080p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mediagate.api.app import create_app
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput
 from mediagate.errors import InvalidParameter
-from mediagate.media.probe import probe
 from mediagate.gateway import Gateway
+from mediagate.media.probe import probe
 from mediagate.testing.fakes.minimax import FakeMinimax
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, only_job, processing, until
 
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeMinimax, str]]:
-    yield from serve_fake(FakeMinimax(api_key="mm-test-key", latency=0.4))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    return fast_settings(tmp_path, **{"minimax_api_key": "mm-test-key", "minimax_base_url": base, **extra})
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeMinimax, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeMinimax(api_key="mm-test-key", latency=0.4),
+    settings=lambda base: {"minimax_api_key": "mm-test-key", "minimax_base_url": base},
+)
 
 
 def video(prompt: str = "a paper boat on a stream", **kw: Any) -> GenerationInput:
     return GenerationInput(model="hailuo 2.3", prompt=prompt, **kw)
-
-
-def only_job(fake: Any) -> Any:
-    assert len(fake[0].jobs) == 1
-    return next(iter(fake[0].jobs.values()))
 
 
 # --- video ------------------------------------------------------------------------------------
@@ -167,16 +140,12 @@ async def test_input_moderation_1026_inside_http_200(gw: Gateway, fake: Any) -> 
     assert "1026" in (done.error_message or "") and fake[0].submissions == 0
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], minimax_api_key="wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(minimax_api_key="wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "invalid api key (2049)" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_1002_in_http_200_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -206,10 +175,7 @@ async def test_persistent_5xx_is_a_provider_error(gw: Gateway, fake: Any) -> Non
 async def test_transient_error_while_polling_or_retrieving_is_retried(gw: Gateway, fake: Any) -> None:
     principal, _ = await make_principal(gw)
     task = await gw.tasks.create(principal, video())
-    for _ in range(200):
-        if fake[0].submissions:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: fake[0].submissions)
     fake[0].inject = [1001, 503]
     done = await wait_task(gw, principal, task.id)
     assert done.status == "completed" and fake[0].submissions == 1
@@ -219,10 +185,8 @@ async def test_cancel_stops_polling_there_is_no_vendor_cancel(gw: Gateway, fake:
     fake[0].latency = 30
     principal, _ = await make_principal(gw, credits=100)
     task = await gw.tasks.create(principal, video())
-    for _ in range(200):
-        if (await gw.tasks.get(principal, task.id)).status == "processing" and fake[0].calls["query"]:
-            break
-        await asyncio.sleep(0.02)
+    await until(processing(gw, principal, task.id))
+    await until(lambda: fake[0].calls["query"])
     cancelled = await gw.tasks.cancel(principal, task.id)
     assert cancelled.status == "cancelled"
     await asyncio.sleep(0.3)
@@ -233,28 +197,13 @@ async def test_cancel_stops_polling_there_is_no_vendor_cancel(gw: Gateway, fake:
     assert (account.balance, account.reserved) == (100, 0)
 
 
-async def test_restart_resumes_polling_without_resubmitting(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_without_resubmitting(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.5
-    settings = vendor_settings(tmp_path, fake[1])
-    first = Gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, video())
-    for _ in range(200):
-        row = await first.tasks.load(task.id)
-        if row is not None and row.provider_job_id:
-            break
-        await asyncio.sleep(0.01)
-    await first.stop()
-    assert row is not None and row.provider_state == {"kind": "video"}
-    second = Gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(video()) as (second, principal, task, row):
+        assert row is not None and row.provider_state == {"kind": "video"}
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed" and fake[0].submissions == 1
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()
 
 
 # --- image ------------------------------------------------------------------------------------

@@ -3,52 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
-from mediagate.api.app import create_app
 from mediagate.domain.media import MediaType, TaskType
 from mediagate.domain.requests import GenerationInput, GenerationRequest
 from mediagate.errors import InvalidParameter
+from mediagate.gateway import Gateway
 from mediagate.media import synth
 from mediagate.media.probe import probe
 from mediagate.providers.base import Finished, ProviderContext, ProviderJob, VendorBadRequest
 from mediagate.providers.openai import OpenAIAdapter, reset_seconds
-from mediagate.gateway import Gateway
 from mediagate.testing.fakes.openai import FakeOpenAI, encode_audio
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, decode
 
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeOpenAI, str]]:
-    yield from serve_fake(FakeOpenAI(api_key="sk-test-openai"))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    values = {"openai_api_key": "sk-test-openai", "openai_base_url": f"{base}/v1", **extra}
-    return fast_settings(tmp_path, **values)
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeOpenAI, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeOpenAI(api_key="sk-test-openai"),
+    settings=lambda base: {"openai_api_key": "sk-test-openai", "openai_base_url": f"{base}/v1"},
+)
 
 
 def image(prompt: str = "a corgi astronaut", model: str = "gpt-image-1", **kw: Any) -> GenerationInput:
@@ -57,12 +33,6 @@ def image(prompt: str = "a corgi astronaut", model: str = "gpt-image-1", **kw: A
 
 def speech(text: str = "Welcome to the future of AI.", model: str = "tts-1", **kw: Any) -> GenerationInput:
     return GenerationInput(model=model, prompt=text, **kw)
-
-
-def decode(data: bytes) -> tuple[str | None, int, int]:
-    with Image.open(io.BytesIO(data)) as img:
-        img.load()
-        return img.format, img.width, img.height
 
 
 def only_job(fake: FakeOpenAI) -> Any:
@@ -225,16 +195,12 @@ async def test_voices_and_instructions_are_checked_per_model(gw: Gateway) -> Non
 # --- common behaviour ----------------------------------------------------------------------------
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], openai_api_key="sk-wrong-key"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(openai_api_key="sk-wrong-key") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, speech())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "Incorrect API key" in (done.error_message or "") and "sk-wrong-key" not in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_calls_once_more(gw: Gateway, fake: Any) -> None:
@@ -283,9 +249,9 @@ def _request(model: str, media: MediaType = MediaType.IMAGE, **kw: Any) -> Gener
 
 
 @pytest.fixture
-async def adapter(tmp_path: Path, fake: Any) -> AsyncIterator[OpenAIAdapter]:
+async def adapter(vendor: VendorHarness) -> AsyncIterator[OpenAIAdapter]:
     async with httpx.AsyncClient() as client:
-        yield OpenAIAdapter(ProviderContext(vendor_settings(tmp_path, fake[1]), client))
+        yield OpenAIAdapter(ProviderContext(vendor.settings(), client))
 
 
 async def test_dalle_url_answer_becomes_a_download(

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mediagate.api.app import create_app
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput
+from mediagate.gateway import Gateway
 from mediagate.media import synth
 from mediagate.media.probe import probe
 from mediagate.providers.base import ProviderContext, VendorAuthError, VendorBadRequest
 from mediagate.providers.replicate import ReplicateAdapter, _error
-from mediagate.gateway import Gateway
 from mediagate.testing.fakes.replicate import FakeReplicate
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, processing, until
 
 BARK = "b76242b40d67c76ab6742e987628a2a9ac019e11d56ab96c4e91ce03b79b2787"
 
@@ -49,39 +47,17 @@ per_second = 3
 """
 
 
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeReplicate, str]]:
+def replicate_fake() -> FakeReplicate:
     replicate = FakeReplicate(api_key="r8_test", latency=0.4)
     replicate.versions["a" * 64] = ("acme/my-video", "video")
-    yield from serve_fake(replicate)
+    return replicate
 
 
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    catalog = tmp_path / "catalog"
-    catalog.mkdir(exist_ok=True)
-    (catalog / "operator-replicate.toml").write_text(OPERATOR_TOML)
-    values = {
-        "replicate_api_token": "r8_test",
-        "replicate_base_url": f"{base}/v1",
-        "catalog_dir": catalog,
-        **extra,
-    }
-    return fast_settings(tmp_path, **values)
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeReplicate, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=replicate_fake,
+    settings=lambda base: {"replicate_api_token": "r8_test", "replicate_base_url": f"{base}/v1"},
+    catalog={"operator-replicate.toml": OPERATOR_TOML},
+)
 
 
 def video(prompt: str = "a hot air balloon over hills", **kw: Any) -> GenerationInput:
@@ -211,16 +187,12 @@ async def test_input_validation_error_at_create(gw: Gateway, fake: Any) -> None:
     assert "Input validation failed" in (done.error_message or "") and fake[0].submissions == 0
 
 
-async def test_wrong_token_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], replicate_api_token="wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_token_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(replicate_api_token="wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "Unauthenticated" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_throttling_then_success_creates_once(gw: Gateway, fake: Any) -> None:
@@ -235,15 +207,9 @@ async def test_cancel_cancels_the_prediction(gw: Gateway, fake: Any) -> None:
     fake[0].latency = 30
     principal, _ = await make_principal(gw, credits=500)
     task = await gw.tasks.create(principal, video())
-    for _ in range(100):
-        if (await gw.tasks.get(principal, task.id)).status == "processing":
-            break
-        await asyncio.sleep(0.02)
+    await until(processing(gw, principal, task.id))
     assert (await gw.tasks.cancel(principal, task.id)).status == "cancelled"
-    for _ in range(100):
-        if fake[0].calls["cancel"]:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: fake[0].calls["cancel"])
     job = next(iter(fake[0].jobs.values()))
     assert job.cancelled
     assert fake[0].prediction(job)["status"] == "canceled"
@@ -251,28 +217,13 @@ async def test_cancel_cancels_the_prediction(gw: Gateway, fake: Any) -> None:
     assert (account.balance, account.reserved) == (500, 0)
 
 
-async def test_restart_resumes_polling_without_recreating(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_without_recreating(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.2
-    settings = vendor_settings(tmp_path, fake[1])
-    first = Gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, video())
-    for _ in range(200):
-        row = await first.tasks.load(task.id)
-        if row is not None and row.provider_job_id:
-            break
-        await asyncio.sleep(0.01)
-    await first.stop()
-    second = Gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(video()) as (second, principal, task, _):
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed", done.error_message
         assert fake[0].submissions == 1
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()
 
 
 def test_outputs_data_uris_and_api_hosted_files(tmp_path: Path) -> None:

@@ -3,62 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mediagate.api.app import create_app
 from mediagate.catalog.loader import load_catalog
 from mediagate.domain.requests import GenerationInput
 from mediagate.errors import InvalidParameter
+from mediagate.gateway import Gateway
 from mediagate.media.probe import probe
 from mediagate.providers.base import JobStatus, ProviderContext, ProviderJob, Submitted
 from mediagate.providers.runway import RunwayAdapter
-from mediagate.gateway import Gateway
 from mediagate.services.validation import validate
 from mediagate.testing.fakes.runway import FakeRunway
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, processing, until
 
 IMAGE = "https://example.com/character.jpg"
 
 
-async def public_resolver(host: str, port: int) -> list[str]:
-    """Input URLs are SSRF-checked at request time; this sandbox has no DNS, so pretend they are public."""
-    return ["93.184.216.34"]
-
-
-def start_gateway(settings: Any) -> Gateway:
-    gateway = Gateway(settings)
-    gateway.guard.resolver = public_resolver
-    return gateway
-
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeRunway, str]]:
-    yield from serve_fake(FakeRunway(api_key="key_runway_test", latency=0.4))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    return fast_settings(tmp_path, **{"runway_api_key": "key_runway_test", "runway_base_url": base, **extra})
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeRunway, str]) -> AsyncIterator[Gateway]:
-    gateway = start_gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeRunway(api_key="key_runway_test", latency=0.4),
+    settings=lambda base: {"runway_api_key": "key_runway_test", "runway_base_url": base},
+    public_dns=True,
+)
 
 
 def animate(prompt: str = "the character waves", model: str = "gen4_turbo", **kw: Any) -> GenerationInput:
@@ -215,16 +184,12 @@ async def test_safety_failure_is_a_content_policy_failure(gw: Gateway) -> None:
     assert "SAFETY.INPUT.TEXT" in (done.error_message or "")
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = start_gateway(vendor_settings(tmp_path, fake[1], runway_api_key="key_wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(runway_api_key="key_wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, animate())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "Incorrect API key" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_fake_refuses_calls_without_the_version_header(fake: Any) -> None:
@@ -255,9 +220,9 @@ async def test_persistent_5xx_is_a_provider_error(gw: Gateway, fake: Any) -> Non
     assert fake[0].submissions == 0
 
 
-async def test_poll_maps_throttled_and_running_progress(tmp_path: Path, fake: Any) -> None:
+async def test_poll_maps_throttled_and_running_progress(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 0.6
-    settings = vendor_settings(tmp_path, fake[1])
+    settings = vendor.settings()
     model = load_catalog().resolve("gen4_turbo")
     assert model is not None
     request = validate(animate("[throttled] a queue"), model)
@@ -283,41 +248,20 @@ async def test_cancel_while_running_cancels_at_the_vendor(gw: Gateway, fake: Any
     fake[0].latency = 30
     principal, _ = await make_principal(gw, credits=100)
     task = await gw.tasks.create(principal, animate())
-    for _ in range(100):
-        if (await gw.tasks.get(principal, task.id)).status == "processing":
-            break
-        await asyncio.sleep(0.02)
+    await until(processing(gw, principal, task.id))
     cancelled = await gw.tasks.cancel(principal, task.id)
     assert cancelled.status == "cancelled"
-    for _ in range(100):
-        if fake[0].calls["delete"]:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: fake[0].calls["delete"])
     (job,) = fake[0].jobs.values()
     assert job.cancelled and fake[0].task_body(job)["status"] == "CANCELLED"
     account = await gw.accounts.get(principal.account_id)
     assert (account.balance, account.reserved) == (100, 0)
 
 
-async def test_restart_resumes_polling_without_resubmitting(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_without_resubmitting(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.5
-    settings = vendor_settings(tmp_path, fake[1])
-    first = start_gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, animate())
-    for _ in range(200):
-        row = await first.tasks.load(task.id)
-        if row is not None and row.provider_job_id:
-            break
-        await asyncio.sleep(0.01)
-    await first.stop()
-    second = start_gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(animate()) as (second, principal, task, _):
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed"
         assert fake[0].submissions == 1
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()

@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from mediagate.api.app import create_app
 from mediagate.domain.requests import GenerationInput
-from mediagate.media.probe import probe
 from mediagate.gateway import Gateway
+from mediagate.media.probe import probe
 from mediagate.testing.fakes.seedance import FakeSeedance
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, processing, until
 
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeSeedance, str]]:
-    yield from serve_fake(FakeSeedance(api_key="ark-test-key", latency=0.4))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    values = {"seedance_api_key": "ark-test-key", "seedance_base_url": f"{base}/api/v3", **extra}
-    return fast_settings(tmp_path, **values)
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeSeedance, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeSeedance(api_key="ark-test-key", latency=0.4),
+    settings=lambda base: {"seedance_api_key": "ark-test-key", "seedance_base_url": f"{base}/api/v3"},
+)
 
 
 def video(prompt: str = "a field of daisies", **kw: Any) -> GenerationInput:
@@ -103,16 +78,12 @@ async def test_input_moderation_at_submit(gw: Gateway) -> None:
     assert (done.status, done.error_code) == ("failed", "CONTENT_POLICY")
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], seedance_api_key="wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(seedance_api_key="wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "AuthenticationError" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -135,40 +106,19 @@ async def test_cancel_while_queued_cancels_at_the_vendor(gw: Gateway, fake: Any)
     fake[0].latency = 30
     principal, _ = await make_principal(gw, credits=100)
     task = await gw.tasks.create(principal, video())
-    for _ in range(100):
-        if (await gw.tasks.get(principal, task.id)).status == "processing":
-            break
-        await asyncio.sleep(0.02)
+    await until(processing(gw, principal, task.id))
     cancelled = await gw.tasks.cancel(principal, task.id)
     assert cancelled.status == "cancelled"
-    for _ in range(100):
-        if fake[0].calls["delete"]:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: fake[0].calls["delete"])
     assert next(iter(fake[0].jobs.values())).cancelled
     account = await gw.accounts.get(principal.account_id)
     assert (account.balance, account.reserved) == (100, 0)
 
 
-async def test_restart_resumes_polling_without_resubmitting(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_without_resubmitting(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.5
-    settings = vendor_settings(tmp_path, fake[1])
-    first = Gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, video())
-    for _ in range(200):
-        row = await first.tasks.load(task.id)
-        if row is not None and row.provider_job_id:
-            break
-        await asyncio.sleep(0.01)
-    await first.stop()  # like a crash: the job is interrupted mid-poll
-    second = Gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(video()) as (second, principal, task, _):
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed"
         assert fake[0].submissions == 1
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()

@@ -3,60 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
-from mediagate.api.app import create_app
 from mediagate.domain.media import MediaType, TaskType
 from mediagate.domain.requests import GenerationInput, GenerationRequest
 from mediagate.errors import InvalidParameter
+from mediagate.gateway import Gateway
 from mediagate.media import synth
 from mediagate.providers.base import Finished, ProviderContext, ProviderJob, VendorBadRequest, VendorContentPolicy
 from mediagate.providers.stability import StabilityAdapter
-from mediagate.gateway import Gateway
 from mediagate.testing.fakes.stability import FakeStability
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, decode, until
 
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeStability, str]]:
-    yield from serve_fake(FakeStability(api_key="sk-test-key"))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    return fast_settings(tmp_path, **{"stability_api_key": "sk-test-key", "stability_base_url": base, **extra})
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeStability, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeStability(api_key="sk-test-key"),
+    settings=lambda base: {"stability_api_key": "sk-test-key", "stability_base_url": base},
+)
 
 
 def image(prompt: str = "a lighthouse on a cliff", model: str = "stable-image-core", **kw: Any) -> GenerationInput:
     return GenerationInput(model=model, prompt=prompt, **kw)
-
-
-def decode(data: bytes) -> tuple[str | None, int, int]:
-    with Image.open(io.BytesIO(data)) as img:
-        img.load()
-        return img.format, img.width, img.height
 
 
 def only_job(fake: FakeStability) -> Any:
@@ -166,16 +137,12 @@ async def test_flagged_prompt_403_is_a_content_policy_failure(gw: Gateway) -> No
     assert "flagged by our content moderation" in (done.error_message or "")
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], stability_api_key="sk-wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(stability_api_key="sk-wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, image())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "unauthorized" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_generates_once(gw: Gateway, fake: Any) -> None:
@@ -198,10 +165,7 @@ async def test_cancel_during_the_synchronous_call(gw: Gateway, fake: Any) -> Non
     fake[0].delay = 0.5
     principal, _ = await make_principal(gw, credits=1000)
     task = await gw.tasks.create(principal, image())
-    for _ in range(200):
-        if fake[0].calls["core"]:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: fake[0].calls["core"])
     assert (await gw.tasks.cancel(principal, task.id)).status == "cancelled"
     await asyncio.sleep(0.8)
     after = await gw.tasks.get(principal, task.id)
@@ -229,9 +193,9 @@ def _request(vendor_model: str = "stable-image-core", **kw: Any) -> GenerationRe
 
 
 @pytest.fixture
-async def adapter(tmp_path: Path, fake: Any) -> AsyncIterator[StabilityAdapter]:
+async def adapter(vendor: VendorHarness) -> AsyncIterator[StabilityAdapter]:
     async with httpx.AsyncClient() as client:
-        yield StabilityAdapter(ProviderContext(vendor_settings(tmp_path, fake[1]), client))
+        yield StabilityAdapter(ProviderContext(vendor.settings(), client))
 
 
 async def test_json_accept_returns_base64(adapter: StabilityAdapter) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +14,42 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mediagate.api.app import create_app
 from mediagate.domain.media import MediaType, TaskType
 from mediagate.domain.requests import GenerationInput, GenerationRequest
+from mediagate.gateway import Gateway
 from mediagate.media import synth
 from mediagate.media.probe import probe
 from mediagate.providers.base import ProviderContext, ProviderJob, VendorBadRequest
 from mediagate.providers.veo import VeoAdapter, fetch_image
-from mediagate.gateway import Gateway
 from mediagate.testing.fakes.veo import FakeVeo
 from mediagate.testing.server import ThreadedServer
 from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, until
 
 PNG = synth.make_image("first frame", 64, 36)
 JPEG = synth.make_image("last frame", 64, 36, "jpeg")
 
 
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeVeo, str]]:
-    yield from serve_fake(FakeVeo(api_key="AIza-test", latency=0.4, access_token="ya29.token", project="proj-1"))
+VENDOR = VendorSpec(
+    fake=lambda: FakeVeo(api_key="AIza-test", latency=0.4, access_token="ya29.token", project="proj-1"),
+    settings=lambda base: {
+        "gemini_api_key": "AIza-test",
+        "gemini_base_url": f"{base}/v1beta",
+        "allow_private_urls": True,  # the fakes listen on 127.0.0.1
+    },
+)
+
+
+def vertex(base: str, **extra: Any) -> dict[str, Any]:
+    """Settings overrides for Vertex AI mode."""
+    return {
+        "vertex_project": "proj-1",
+        "vertex_location": "europe-west4",
+        "vertex_access_token": "ya29.token",
+        "vertex_base_url": base,
+        "gemini_api_key": "unused-in-vertex-mode",  # the registry still lists gemini_api_key as required
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -49,43 +65,6 @@ def images() -> Iterator[str]:
     app = Starlette(routes=[Route("/first.png", png), Route("/last.jpg", jpeg)])
     with ThreadedServer(app) as server:
         yield server.url
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    values = {
-        "gemini_api_key": "AIza-test",
-        "gemini_base_url": f"{base}/v1beta",
-        "allow_private_urls": True,  # the fakes listen on 127.0.0.1
-        **extra,
-    }
-    return fast_settings(tmp_path, **values)
-
-
-def vertex_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    values = {
-        "vertex_project": "proj-1",
-        "vertex_location": "europe-west4",
-        "vertex_access_token": "ya29.token",
-        "vertex_base_url": base,
-        "gemini_api_key": "unused-in-vertex-mode",  # the registry still lists gemini_api_key as required
-        **extra,
-    }
-    return vendor_settings(tmp_path, base, **values)
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeVeo, str]) -> AsyncIterator[Gateway]:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
 
 
 def video(prompt: str = "a paper boat on a stream", model: str = "veo 3", **kw: Any) -> GenerationInput:
@@ -180,16 +159,12 @@ async def test_prompt_refused_at_submission_is_a_content_policy_failure(gw: Gate
     assert fake[0].submissions == 0
 
 
-async def test_wrong_api_key_400_is_an_auth_failure(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], gemini_api_key="AIza-wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_api_key_400_is_an_auth_failure(vendor: VendorHarness) -> None:
+    async with vendor.gateway(gemini_api_key="AIza-wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "API key not valid" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -200,27 +175,20 @@ async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> N
     assert fake[0].submissions == 1 and fake[0].calls["create"] == 3
 
 
-async def test_persistent_5xx_is_a_provider_error(tmp_path: Path, fake: Any) -> None:
+async def test_persistent_5xx_is_a_provider_error(vendor: VendorHarness, fake: Any) -> None:
     fake[0].inject = [500] * 10
-    gateway = Gateway(vendor_settings(tmp_path, fake[1], provider_max_retries=1))
-    await gateway.start()
-    try:
+    async with vendor.gateway(provider_max_retries=1) as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_ERROR")
         assert fake[0].submissions == 0 and fake[0].calls["create"] == 2
-    finally:
-        await gateway.stop()
 
 
 async def test_cancel_stops_polling(gw: Gateway, fake: Any) -> None:
     fake[0].latency = 30
     principal, _ = await make_principal(gw, credits=1000)
     task = await gw.tasks.create(principal, video())
-    for _ in range(200):
-        if fake[0].calls["get"] >= 2:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: fake[0].calls["get"] >= 2)
     cancelled = await gw.tasks.cancel(principal, task.id)
     assert cancelled.status == "cancelled"
     await asyncio.sleep(0.1)
@@ -231,28 +199,13 @@ async def test_cancel_stops_polling(gw: Gateway, fake: Any) -> None:
     assert (account.balance, account.reserved) == (1000, 0)
 
 
-async def test_restart_resumes_polling_without_resubmitting(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_without_resubmitting(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.2
-    settings = vendor_settings(tmp_path, fake[1])
-    first = Gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, video())
-    for _ in range(200):
-        row = await first.tasks.load(task.id)
-        if row is not None and row.provider_job_id:
-            break
-        await asyncio.sleep(0.01)
-    await first.stop()
-    second = Gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(video()) as (second, principal, task, _):
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed"
         assert fake[0].submissions == 1
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()
 
 
 async def test_seed_is_refused_on_the_gemini_api_before_submitting(gw: Gateway, fake: Any) -> None:
@@ -269,10 +222,8 @@ async def test_1080p_needs_eight_seconds(gw: Gateway, fake: Any) -> None:
     assert "needs duration 8" in (done.error_message or "") and fake[0].calls["create"] == 0
 
 
-async def test_vertex_mode_uses_bearer_fetch_operation_and_inline_bytes(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vertex_settings(tmp_path, fake[1]))
-    await gateway.start()
-    try:
+async def test_vertex_mode_uses_bearer_fetch_operation_and_inline_bytes(vendor: VendorHarness, fake: Any) -> None:
+    async with vendor.gateway(**vertex(vendor.base_url)) as gateway:
         principal, _ = await make_principal(gateway)
         task = await gateway.tasks.create(principal, video(seed=42, generate_audio=True, duration=6))
         done = await wait_task(gateway, principal, task.id)
@@ -286,31 +237,21 @@ async def test_vertex_mode_uses_bearer_fetch_operation_and_inline_bytes(tmp_path
         assert row is not None and row.provider_state["api"] == "vertex"
         assert fake[0].calls["download"] == 0  # the video came inline, base64
         assert done.outputs[0].duration == 6.0
-    finally:
-        await gateway.stop()
 
 
-async def test_vertex_wrong_token_is_an_auth_failure(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vertex_settings(tmp_path, fake[1], vertex_access_token="ya29.expired"))
-    await gateway.start()
-    try:
+async def test_vertex_wrong_token_is_an_auth_failure(vendor: VendorHarness) -> None:
+    async with vendor.gateway(**vertex(vendor.base_url, vertex_access_token="ya29.expired")) as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "UNAUTHENTICATED" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
-async def test_vertex_moderation_is_a_content_policy_failure(tmp_path: Path, fake: Any) -> None:
-    gateway = Gateway(vertex_settings(tmp_path, fake[1]))
-    await gateway.start()
-    try:
+async def test_vertex_moderation_is_a_content_policy_failure(vendor: VendorHarness) -> None:
+    async with vendor.gateway(**vertex(vendor.base_url)) as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video("[moderation] y"))).id)
         assert (done.status, done.error_code) == ("failed", "CONTENT_POLICY")
-    finally:
-        await gateway.stop()
 
 
 async def test_api_key_is_only_sent_to_googles_own_host(tmp_path: Path) -> None:

@@ -2,64 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mediagate.api.app import create_app
 from mediagate.catalog.loader import load_catalog
 from mediagate.domain.requests import GenerationInput
 from mediagate.errors import InvalidParameter
+from mediagate.gateway import Gateway
 from mediagate.media.probe import probe
 from mediagate.providers.base import JobStatus, ProviderContext, ProviderJob, Submitted, VendorAuthError
 from mediagate.providers.wan import WanAdapter
-from mediagate.gateway import Gateway
 from mediagate.services.validation import validate
 from mediagate.testing.fakes.wan import FakeWan
-from tests.helpers import download, fast_settings, ledger_consistent, make_principal, wait_task
-from tests.integration.providers.conftest import serve_fake
+from tests.helpers import download, ledger_consistent, make_principal, wait_task
+from tests.integration.providers.conftest import VendorHarness, VendorSpec, processing, until
 
 IMAGE = "https://example.com/cat.png"
 KEY = "sk-wan-test"
 
 
-async def public_resolver(host: str, port: int) -> list[str]:
-    """Input URLs are SSRF-checked at request time; this sandbox has no DNS, so pretend they are public."""
-    return ["93.184.216.34"]
-
-
-def start_gateway(settings: Any) -> Gateway:
-    gateway = Gateway(settings)
-    gateway.guard.resolver = public_resolver
-    return gateway
-
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeWan, str]]:
-    yield from serve_fake(FakeWan(api_key=KEY, latency=0.4))
-
-
-def vendor_settings(tmp_path: Path, base: str, **extra: Any) -> Any:
-    return fast_settings(tmp_path, **{"dashscope_api_key": KEY, "dashscope_base_url": f"{base}/api/v1", **extra})
-
-
-@pytest.fixture
-async def gw(tmp_path: Path, fake: tuple[FakeWan, str]) -> AsyncIterator[Gateway]:
-    gateway = start_gateway(vendor_settings(tmp_path, fake[1]))
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-@pytest.fixture
-async def http(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(gw.settings, gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url=gw.settings.base_url) as client:
-        yield client
+VENDOR = VendorSpec(
+    fake=lambda: FakeWan(api_key=KEY, latency=0.4),
+    settings=lambda base: {"dashscope_api_key": KEY, "dashscope_base_url": f"{base}/api/v1"},
+    public_dns=True,
+)
 
 
 def video(prompt: str = "a koi pond in the rain", model: str = "wan 2.2", **kw: Any) -> GenerationInput:
@@ -164,7 +132,7 @@ async def test_catalog_limits_are_refused_up_front(gw: Gateway, fake: Any) -> No
     assert fake[0].submissions == 0
 
 
-async def test_fake_refuses_a_submission_without_the_async_header(fake: Any, tmp_path: Path) -> None:
+async def test_fake_refuses_a_submission_without_the_async_header(fake: Any, vendor: VendorHarness) -> None:
     body = {"model": "wan2.2-t2v-plus", "input": {"prompt": "x"}, "parameters": {"size": "832*480"}}
     async with httpx.AsyncClient(base_url=f"{fake[1]}/api/v1") as client:
         refused = await client.post(
@@ -178,7 +146,7 @@ async def test_fake_refuses_a_submission_without_the_async_header(fake: Any, tmp
             def _headers(self, *, submit: bool = False) -> dict[str, str]:
                 return {"Authorization": f"Bearer {KEY}"}
 
-        adapter = SyncCaller(ProviderContext(vendor_settings(tmp_path, fake[1]), client))
+        adapter = SyncCaller(ProviderContext(vendor.settings(), client))
         with pytest.raises(VendorAuthError, match="synchronous calls"):
             await adapter.submit(ProviderJob("t", request_for("wan 2.2", video(resolution="480p"))))
     assert fake[0].submissions == 0
@@ -208,16 +176,12 @@ async def test_input_moderation_at_submit(gw: Gateway, fake: Any) -> None:
     assert "inappropriate content" in (done.error_message or "") and fake[0].submissions == 0
 
 
-async def test_wrong_key_fails_as_provider_unavailable(tmp_path: Path, fake: Any) -> None:
-    gateway = start_gateway(vendor_settings(tmp_path, fake[1], dashscope_api_key="sk-wrong"))
-    await gateway.start()
-    try:
+async def test_wrong_key_fails_as_provider_unavailable(vendor: VendorHarness) -> None:
+    async with vendor.gateway(dashscope_api_key="sk-wrong") as gateway:
         principal, _ = await make_principal(gateway)
         done = await wait_task(gateway, principal, (await gateway.tasks.create(principal, video())).id)
         assert (done.status, done.error_code) == ("failed", "PROVIDER_UNAVAILABLE")
         assert "InvalidApiKey" in (done.error_message or "")
-    finally:
-        await gateway.stop()
 
 
 async def test_rate_limit_then_success_submits_once(gw: Gateway, fake: Any) -> None:
@@ -240,25 +204,19 @@ async def test_cancel_while_pending_cancels_at_the_vendor(gw: Gateway, fake: Any
     fake[0].latency = 30
     principal, _ = await make_principal(gw, credits=100)
     task = await gw.tasks.create(principal, video())
-    for _ in range(100):
-        if (await gw.tasks.get(principal, task.id)).status == "processing":
-            break
-        await asyncio.sleep(0.02)
+    await until(processing(gw, principal, task.id))
     cancelled = await gw.tasks.cancel(principal, task.id)
     assert cancelled.status == "cancelled"
-    for _ in range(100):
-        if fake[0].calls["cancel"]:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: fake[0].calls["cancel"])
     (job,) = fake[0].jobs.values()
     assert job.cancelled and fake[0].task_body(job)["output"]["task_status"] == "CANCELED"
     account = await gw.accounts.get(principal.account_id)
     assert (account.balance, account.reserved) == (100, 0)
 
 
-async def test_running_tasks_cannot_be_canceled_and_unknown_ids_fail(tmp_path: Path, fake: Any) -> None:
+async def test_running_tasks_cannot_be_canceled_and_unknown_ids_fail(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 30
-    settings = vendor_settings(tmp_path, fake[1])
+    settings = vendor.settings()
     async with httpx.AsyncClient() as client:
         adapter = adapter_for(settings, client)
         request = request_for("wan 2.2", video(resolution="480p"))
@@ -273,25 +231,10 @@ async def test_running_tasks_cannot_be_canceled_and_unknown_ids_fail(tmp_path: P
         assert gone.status is JobStatus.FAILED and "UNKNOWN" in (gone.error or "")
 
 
-async def test_restart_resumes_polling_without_resubmitting(tmp_path: Path, fake: Any) -> None:
+async def test_restart_resumes_polling_without_resubmitting(vendor: VendorHarness, fake: Any) -> None:
     fake[0].latency = 1.5
-    settings = vendor_settings(tmp_path, fake[1])
-    first = start_gateway(settings)
-    await first.start()
-    principal, _ = await make_principal(first)
-    task = await first.tasks.create(principal, video())
-    for _ in range(200):
-        row = await first.tasks.load(task.id)
-        if row is not None and row.provider_job_id:
-            break
-        await asyncio.sleep(0.01)
-    await first.stop()
-    second = start_gateway(settings)
-    await second.start()
-    try:
+    async with vendor.restarted(video()) as (second, principal, task, _):
         done = await wait_task(second, principal, task.id)
         assert done.status == "completed"
         assert fake[0].submissions == 1
         await ledger_consistent(second, principal.account_id)
-    finally:
-        await second.stop()
