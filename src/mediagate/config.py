@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = 10.0
     worker_stalled_seconds: float = 30.0
     redis_url: str | None = None
+    #: the speed tricks that lean on libraries' internals (SQLite inline driver, vendor HTTP on aiohttp);
+    #: false = the stock drivers (aiosqlite, httpx's own transport). docs/architecture.md, "Fast paths"
+    fast_paths: bool = True
 
     # --- tasks and assets --------------------------------------------------------------------
     task_timeout_seconds: float = 600.0
@@ -54,6 +57,10 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     webhook_retry_schedule: str = "0,5,300,1800,7200,18000,36000,86400"
     webhook_poll_interval_seconds: float = 1.0
+    #: task event streams (SSE, GraphQL subscriptions): a keep-alive after this many idle seconds, and
+    #: at most this many open streams per API key in one API process (more → 429 with Retry-After)
+    event_keepalive_seconds: float = 15.0
+    event_streams_per_key: int = 20
     catalog_dir: Path | None = None
     disabled_providers: list[str] = Field(default_factory=list)
     provider_weights: dict[str, float] = Field(default_factory=dict)

@@ -16,6 +16,9 @@ from mediagate.config import Settings
 from mediagate.engine.base import Runner
 from mediagate.engine.embedded import EmbeddedRunner
 from mediagate.engine.job import TaskJob
+from mediagate.events import EventBus
+from mediagate.events.local import LocalBus
+from mediagate.events.postgres import PostgresBus
 from mediagate.net.http import vendor_http_client
 from mediagate.net.urlguard import URLGuard
 from mediagate.providers.base import ProviderContext
@@ -28,6 +31,7 @@ from mediagate.services.limits import LimitService
 from mediagate.services.metrics import Metrics
 from mediagate.services.plans import PlanBook
 from mediagate.services.routing import Router
+from mediagate.services.task_events import TaskEvents
 from mediagate.services.task_states import TaskStates
 from mediagate.services.tasks import TaskService
 from mediagate.services.webhooks import WebhookService
@@ -68,10 +72,19 @@ class Gateway:
         )
         self.metrics = Metrics()
         #: the engine-facing transitions (the job reports there), then the job, the runner, the service
-        self.states = TaskStates(self.db, self.catalog, self.assets, self.webhooks, self.metrics)
+        #: task change hints: in-process on SQLite, NOTIFY/LISTEN on PostgreSQL (mediagate.events)
+        self.bus: EventBus = LocalBus() if self.db.is_sqlite else PostgresBus(settings.resolved_database_url)
+        self.states = TaskStates(self.db, self.catalog, self.assets, self.webhooks, self.metrics, self.bus)
         self.job = TaskJob(settings, self.states, self.assets, self.registry, self.catalog, self.health)
         self.distributed = settings.engine == "procrastinate" or (settings.engine == "auto" and not self.db.is_sqlite)
         self.runner: Runner = runner(self.job) if runner is not None else self._runner()
+        #: task events from hints and rows: server-side waits, SSE, GraphQL subscriptions
+        self.events = TaskEvents(
+            self.states,
+            self.bus,
+            keepalive_seconds=settings.event_keepalive_seconds,
+            max_streams_per_key=settings.event_streams_per_key,
+        )
         self.tasks = TaskService(
             settings, self.db, self.catalog, self.router, self.assets, self.limits, self.states, self.runner
         )
@@ -123,6 +136,7 @@ class Gateway:
         tasks) and start the background loops (webhook delivery, asset sweeping)."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.db.migrate()
+        await self.bus.start()
         await self.runner.start(workers=workers, queues=queues)
         if workers:
             self._loops = [
@@ -149,5 +163,6 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
         await self.runner.stop()
+        await self.bus.stop()
         await self.http.aclose()
         await self.db.close()

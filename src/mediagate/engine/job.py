@@ -224,13 +224,21 @@ class TaskJob:
                 )
             vendor_id = result.vendor_job_id
             if isinstance(result, Finished):
-                await self._durable(deadline, self.tasks.mark_submitted, job.task_id, request.provider, vendor_id, {})
+                await self._durable(
+                    deadline,
+                    self.tasks.mark_submitted,
+                    job.task_id,
+                    request.provider,
+                    vendor_id,
+                    {},
+                    account_id=account_id,
+                )
                 await self._store_and_complete(current, result.outputs, account_id, sandbox=mode == "test")
                 return None
             state = dict(result.state)
             current.vendor_job_id, current.state = vendor_id, state
             marked = await self._durable(
-                deadline, self.tasks.mark_submitted, job.task_id, request.provider, vendor_id, state
+                deadline, self.tasks.mark_submitted, job.task_id, request.provider, vendor_id, state, account_id=account_id
             )
             if not marked:
                 await self._best_effort_cancel(adapter, current)  # cancelled while we were submitting
@@ -295,7 +303,7 @@ class TaskJob:
                 return
             if result.progress is not None and result.progress > progress:
                 progress = result.progress
-                await self.tasks.set_progress(job.task_id, min(99, progress))
+                await self.tasks.set_progress(job.task_id, min(99, progress), account_id=account_id)
             await asyncio.sleep(interval)
             interval = min(ceiling, interval * 1.25)
 

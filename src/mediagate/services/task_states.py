@@ -20,6 +20,7 @@ from mediagate.domain.outputs import StoredOutput
 from mediagate.domain.requests import GenerationRequest
 from mediagate.domain.tasks import TaskRecord
 from mediagate.errors import ErrorCode
+from mediagate.events import EventBus, TaskHint
 from mediagate.services import billing
 from mediagate.services.assets import AssetService
 from mediagate.services.metrics import Metrics
@@ -81,8 +82,15 @@ LIST_STATUSES = [s.value for s in TaskStatus]
 
 class TaskStates:
     def __init__(
-        self, db: Database, catalog: Catalog, assets: AssetService, webhooks: WebhookService, metrics: Metrics
+        self,
+        db: Database,
+        catalog: Catalog,
+        assets: AssetService,
+        webhooks: WebhookService,
+        metrics: Metrics,
+        bus: EventBus,
     ) -> None:
+        self.bus = bus
         self.db = db
         self.catalog = catalog
         self.assets = assets
@@ -153,7 +161,7 @@ class TaskStates:
             return list(rows.all())
 
     async def mark_submitted(
-        self, task_id: str, provider: str, vendor_job_id: str | None, state: dict[str, Any]
+        self, task_id: str, provider: str, vendor_job_id: str | None, state: dict[str, Any], *, account_id: str
     ) -> bool:
         """pending → processing, saving the vendor's job id before the first poll."""
         now = utcnow()
@@ -170,6 +178,8 @@ class TaskStates:
                     "now": now,
                 },
             )
+            if changed:
+                await self.bus.publish(session, TaskHint(task_id, account_id, TaskStatus.PROCESSING.value))
             return bool(changed)
 
     async def record_attempt(
@@ -195,13 +205,16 @@ class TaskStates:
                 }
             row.updated_at = utcnow()
 
-    async def set_progress(self, task_id: str, progress: int) -> None:
+    async def set_progress(self, task_id: str, progress: int, *, account_id: str) -> None:
         async with self.db.write() as session:
-            await session.execute(
+            result = await session.execute(
                 update(Task)
                 .where(Task.id == task_id, Task.status.in_(ACTIVE_VALUES), Task.progress < progress)
                 .values(progress=progress, updated_at=utcnow())
             )
+            if getattr(result, "rowcount", 0):
+                hint = TaskHint(task_id, account_id, TaskStatus.PROCESSING.value, progress)
+                await self.bus.publish(session, hint)
 
     async def complete(self, task_id: str, outputs: list[StoredOutput], assets: list[Asset]) -> bool:
         expires = {a.id: a.expires_at.isoformat() for a in assets}
@@ -242,5 +255,6 @@ class TaskStates:
                 values = {c.key: getattr(asset, c.key) for c in Asset.__table__.columns}
                 await prepared.execute(session, INSERT_ASSET, {k: v for k, v in values.items() if v is not None})
             await self.webhooks.enqueue(session, row, self.view(row))
+            await self.bus.publish(session, TaskHint(row.id, row.account_id, row.status, row.progress))
         self.metrics.task_finished(row.provider, status.value, row.error_code)
         return True

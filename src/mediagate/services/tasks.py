@@ -20,6 +20,7 @@ from mediagate.domain.media import ACTIVE, TaskStatus
 from mediagate.domain.requests import GenerationInput
 from mediagate.domain.tasks import TaskRecord, queue_for
 from mediagate.errors import InvalidParameter, TaskNotFound
+from mediagate.events import TaskHint
 from mediagate.services import billing
 from mediagate.services.assets import AssetService
 from mediagate.services.idempotency import Claim
@@ -152,6 +153,7 @@ class TaskService:
             # out, so JSON columns hold SQL NULL as they did with the ORM
             await prepared.execute(session, INSERT_TASK, {k: v for k, v in values.items() if v is not None})
             await self.runner.enqueue(session, task_id, queue_for(record.provider, record.mode), record=record)
+            await self.states.bus.publish(session, TaskHint(task_id, record.account_id, record.status))
             if claim is not None and render is not None:
                 await claim.store(session, *render(self.view(record)))
         self.metrics.task_created(record.provider, record.media_type, record.mode)

@@ -1,6 +1,7 @@
-"""Tasks behind the OpenAI endpoints: create (idempotently), wait server-side, read the stored files.
+"""Tasks behind the OpenAI endpoints: create (idempotently), wait server-side (woken by task events,
+not a timer), read the stored files.
 
-Only core services are used: `gateway.tasks`, `gateway.idempotency`, `gateway.assets`."""
+Only core services are used: `gateway.tasks`, `gateway.events`, `gateway.idempotency`, `gateway.assets`."""
 
 from __future__ import annotations
 
@@ -21,9 +22,8 @@ from mediagate.services.idempotency import Claim
 from mediagate.services.views import OutputView, Principal, TaskView
 
 TERMINAL = ("completed", "failed", "cancelled")
-#: waiting server-side: first look after this many seconds, then backing off to `POLL_MAX`
-POLL_FIRST = 0.05
-POLL_MAX = 1.0
+#: while waiting server-side for the tasks' events, how often to check that the client is still there
+DISCONNECT_CHECK_SECONDS = 1.0
 #: beyond the task timeout (the engine fails a task at its deadline), how long a waiting request holds on
 WAIT_MARGIN_SECONDS = 30.0
 
@@ -72,29 +72,29 @@ async def cancel_quietly(gateway: Gateway, principal: Principal, ids: list[str])
 
 
 async def wait_tasks(gateway: Gateway, principal: Principal, ids: list[str], request: Request) -> list[TaskView]:
-    """Wait until every task is terminal (bounded by the task timeout).
+    """Wait until every task is terminal (bounded by the task timeout), woken by the tasks' events.
 
     When the client goes away, or the wait runs out, the unfinished tasks are cancelled (refunded)."""
     deadline = time.monotonic() + gateway.settings.task_timeout_seconds + WAIT_MARGIN_SECONDS
-    views: dict[str, TaskView] = {}
-    delay = POLL_FIRST
-    while True:
-        for task_id in ids:
-            if task_id not in views:
-                view = await gateway.tasks.get(principal, task_id)
-                if view.status in TERMINAL:
-                    views[task_id] = view
-        pending = [i for i in ids if i not in views]
-        if not pending:
-            return [views[i] for i in ids]
-        if await request.is_disconnected():
-            await cancel_quietly(gateway, principal, pending)
-            raise OpenAIError("The client closed the request", status=499, code="client_closed_request")
-        if time.monotonic() > deadline:
-            await cancel_quietly(gateway, principal, pending)
-            raise OpenAIError("The generation did not finish in time", status=504, type="server_error", code="timeout")
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, POLL_MAX)
+    waiter = asyncio.ensure_future(gateway.events.wait(principal, ids, timeout=deadline - time.monotonic()))
+    try:
+        while True:
+            done, _ = await asyncio.wait({waiter}, timeout=DISCONNECT_CHECK_SECONDS)
+            if done:
+                views = waiter.result()
+                break
+            if await request.is_disconnected():
+                waiter.cancel()
+                await cancel_quietly(gateway, principal, ids)
+                raise OpenAIError("The client closed the request", status=499, code="client_closed_request")
+    finally:
+        if not waiter.done():
+            waiter.cancel()
+    pending = [i for i in ids if i not in views]
+    if pending:
+        await cancel_quietly(gateway, principal, pending)
+        raise OpenAIError("The generation did not finish in time", status=504, type="server_error", code="timeout")
+    return [views[i] for i in ids]
 
 
 def failure(view: TaskView) -> OpenAIError:
