@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -127,7 +127,7 @@ class TaskEvents:
 
     async def stream(
         self, principal: Principal, task_id: str, *, last_event_id: str | None = None
-    ) -> AsyncIterator[TaskEvent | None]:
+    ) -> AsyncGenerator[TaskEvent | None, None]:
         """One task's events from `last_event_id` (or from its current state) to its terminal event.
         Yields None after `keepalive_seconds` without an event (the caller's keep-alive).
 
@@ -150,7 +150,7 @@ class TaskEvents:
 
     async def account_stream(
         self, principal: Principal, *, last_event_id: str | None = None
-    ) -> AsyncIterator[tuple[str, TaskEvent] | None]:
+    ) -> AsyncGenerator[tuple[str, TaskEvent] | None, None]:
         """Every task of the principal's account as it changes: (SSE id, event), None as keep-alive.
 
         Starts with the current state of the account's unfinished tasks (or, resumed, of every task

@@ -107,3 +107,10 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         extensions["status"] = 500
     formatted["extensions"] = extensions
     return formatted
+
+
+def format_in_place(error: GraphQLError) -> None:
+    """Make `error.formatted` what `format_error` writes (for transports that send `formatted`)."""
+    formatted = format_error(error)
+    error.message = formatted["message"]
+    error.extensions = formatted["extensions"]

@@ -1,9 +1,12 @@
 """The Doitong-compatible GraphQL schema: `generate`, `generation`, `cancelGeneration`, `providers`,
-`videoCreate`. Resolvers translate and call the core services; nothing is decided here."""
+`videoCreate`, and the `generationUpdated` subscription (over WebSocket). Resolvers translate and call
+the core services; nothing is decided here."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 import strawberry
@@ -12,8 +15,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext, Info
 
 from mediagate.api.graphql.compat import LeafSelectionCompat
-from mediagate.api.graphql.context import Authenticate, GraphQLContext
-from mediagate.api.graphql.errors import is_expected
+from mediagate.api.graphql.context import Authenticate, GraphQLContext, WebSocketContext
+from mediagate.api.graphql.errors import format_in_place, is_expected
 from mediagate.api.graphql.translate import (
     Translated,
     generate_input,
@@ -29,11 +32,13 @@ from mediagate.api.graphql.types import (
     VideoCreateInput,
     field,
     mutation,
+    subscription,
 )
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput
 from mediagate.errors import IdempotencyMismatch, InvalidParameter
 from mediagate.services.idempotency import Claim
+from mediagate.services.task_events import TaskEvent
 from mediagate.services.views import TaskView
 
 log = logging.getLogger("mediagate.api.graphql")
@@ -138,6 +143,49 @@ class Mutation:
         return view.status == "cancelled"
 
 
+EventStream = AsyncGenerator[TaskEvent | None, None]
+
+
+def _state(view: TaskView) -> tuple[str, int, int]:
+    return view.status, view.progress, len(view.outputs)
+
+
+async def _updates(first: TaskEvent | None, events: EventStream) -> AsyncGenerator[Generation, None]:
+    """One `Generation` per change of the task, the terminal one last. Keep-alives (None) are skipped,
+    and so are `output` events (one per file, each showing the completed task the terminal event shows)."""
+    async with aclosing(events):  # closing it ends the task stream (and frees its open-stream slot)
+        shown: tuple[str, int, int] | None = None
+        event = first
+        while True:
+            if event is not None:
+                if event.terminal or (event.event != "output" and _state(event.task) != shown):
+                    shown = _state(event.task)
+                    yield Generation(view=event.task)
+                if event.terminal:
+                    return
+            try:
+                event = await anext(events)
+            except StopAsyncIteration:
+                return
+
+
+@strawberry.type
+class Subscription:
+    @subscription(
+        "The generation each time it changes (status, progress), until it ends: the last one is "
+        "`completed` (with its outputs), `failed` or `cancelled`, then the subscription completes. Starts "
+        "with the current state. NOT_FOUND when unknown. Served over WebSocket (graphql-transport-ws)."
+    )
+    async def generation_updated(self, info: GraphQLInfo, id: strawberry.ID) -> AsyncGenerator[Generation, None]:
+        ctx = info.context
+        # TaskEvents.stream is an async generator function (annotated as returning an iterator)
+        events = ctx.gateway.events.stream(ctx.require(), str(id))
+        # the first event is pulled here, not in the stream: an unknown task (another account's) or the
+        # open-stream cap is an error before the subscription starts (an `error` message, not `next`)
+        first = await anext(events)
+        return _updates(first, events)
+
+
 class MediagateSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Client errors (bad key, bad input, limits …) are answered, not logged as crashes."""
@@ -149,8 +197,12 @@ class MediagateSchema(strawberry.Schema):
                 unexpected.append(error)
         if unexpected:
             super().process_errors(unexpected, execution_context)
+        if execution_context is not None and isinstance(execution_context.context, WebSocketContext):
+            # the WebSocket transport sends `error.formatted`: give it the format the HTTP side writes
+            for error in errors:
+                format_in_place(error)
 
 
 EXTENSIONS: list[type[SchemaExtension]] = [LeafSelectionCompat, Authenticate]
 
-schema = MediagateSchema(query=Query, mutation=Mutation, extensions=EXTENSIONS)
+schema = MediagateSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=EXTENSIONS)

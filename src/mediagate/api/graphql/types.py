@@ -31,6 +31,11 @@ def mutation(description: str) -> Callable[[F], F]:
     return decorator
 
 
+def subscription(description: str) -> Callable[[F], F]:
+    decorator: Callable[[F], F] = strawberry.subscription(description=description)
+    return decorator
+
+
 # --- enums -----------------------------------------------------------------------------------------
 
 
