@@ -57,6 +57,13 @@ bench-smoke: install
 	$(PY) bench/capacity.py --smoke
 	$(PY) bench/http_overhead.py --smoke --scale-out
 	$(PY) bench/capacity.py --smoke --scale-out
+	$(PY) bench/anchor_litellm.py --smoke
+
+## Issue 15's anchor: the OpenAI image route, direct vs LiteLLM's proxy vs mediagate (≈ 4 minutes; the
+## first run also installs litellm[proxy] into its own virtualenv under ~/.cache/mediagate-bench).
+.PHONY: bench-anchor
+bench-anchor: install
+	$(PY) bench/anchor_litellm.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .pytest_cache .ruff_cache
