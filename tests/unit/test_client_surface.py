@@ -30,6 +30,8 @@ EXPECTED = {
     "MediagateError",
     "Model",
     "NotFoundError",
+    "StreamUnavailableError",
+    "TaskEvent",
     "Output",
     "POLL_DEFAULTS",
     "PayloadTooLargeError",

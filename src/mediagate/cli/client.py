@@ -193,7 +193,9 @@ def _progress(counts: bool = False) -> Progress:
 
 
 def wait_with_progress(client: Client, task: Task, timeout: float | None, label: str) -> Task:
-    """Poll the task with a live progress bar (on stderr)."""
+    """Follow the task with a live progress bar (on stderr). `Client.wait` follows the task's event
+    stream, so the bar moves on each status/progress event as it happens (and on each poll against a
+    gateway without event streams)."""
     with _progress() as progress:
         bar = progress.add_task(f"{label} {task.status}", total=100)
 

@@ -34,6 +34,7 @@ from mediagate.client.errors import (
     RateLimitError,
     ServerError,
     ServiceUnavailableError,
+    StreamUnavailableError,
     TaskFailedError,
     TimeoutError,
 )
@@ -48,6 +49,7 @@ from mediagate.client.types import (
     Model,
     Output,
     Task,
+    TaskEvent,
     TaskPage,
     Upload,
 )
@@ -84,7 +86,9 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "ServiceUnavailableError",
+    "StreamUnavailableError",
     "Task",
+    "TaskEvent",
     "TaskFailedError",
     "TaskPage",
     "TimeoutError",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,7 +19,7 @@ import httpx
 from mediagate.client import _core
 from mediagate.client._core import FileInput, ImageInput, RetryPolicy, TaskRef
 from mediagate.client.batch import run_async
-from mediagate.client.errors import MediagateError, TaskFailedError, TimeoutError
+from mediagate.client.errors import MediagateError, StreamUnavailableError, TaskFailedError, TimeoutError
 from mediagate.client.types import (
     Account,
     BatchReport,
@@ -27,6 +29,7 @@ from mediagate.client.types import (
     Model,
     Priority,
     Task,
+    TaskEvent,
     TaskPage,
     Upload,
 )
@@ -75,6 +78,8 @@ class AsyncClient:
         self._gate = _core.RateGate()
         self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        #: whether the server streams task events: None until known (`wait` finds out)
+        self._events: bool | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -391,31 +396,166 @@ class AsyncClient:
         on_update: Callable[[Task], Any] | None = None,
         raise_on_failure: bool = True,
     ) -> Task:
-        """Poll until the task is completed, failed or cancelled.
+        """Follow the task until it is completed, failed or cancelled.
 
-        Polls quickly at first, then every `poll_interval` seconds (default per media type: image 3 s,
-        video 5 s, audio 2 s, avatar 5 s); gives up after `timeout` seconds (default: image 120 s,
-        video 300 s, audio 120 s, avatar 600 s) with `TimeoutError` — the task keeps running.
+        Follows the task's event stream (`stream`), and polls `GET /api/v1/tasks/{id}` where the
+        server has none (an older gateway) or the stream fails: quickly at first, then every
+        `poll_interval` seconds (default per media type: image 3 s, video 5 s, audio 2 s, avatar
+        5 s). Gives up after `timeout` seconds (default: image 120 s, video 300 s, audio 120 s,
+        avatar 600 s) with `TimeoutError` — the task keeps running. `on_update(task)` (a function
+        or a coroutine function) sees every state (the first one, each event or poll, the last one).
         A failed or cancelled task raises `TaskFailedError` unless `raise_on_failure=False`.
         """
         current = task if isinstance(task, Task) else await self.get(task)
         interval, limit = _core.poll_settings(current.media_type, timeout, poll_interval)
+        async with aclosing(self._states(current, interval, limit)) as states:
+            async for state in states:
+                if on_update is not None:
+                    result = on_update(state)
+                    if asyncio.iscoroutine(result):
+                        await result
+                if state.done:
+                    if raise_on_failure and not state.succeeded:
+                        raise TaskFailedError(state)
+                    return state
+        raise AssertionError("unreachable: _states ends with a finished task or raises")  # pragma: no cover
+
+    async def _states(self, current: Task, interval: float, limit: float) -> AsyncGenerator[Task, None]:
+        """The task's successive states, from `current` to a finished one (TimeoutError at `limit`):
+        from its event stream, else by polling."""
         deadline = time.monotonic() + limit
         delays = _core.poll_delays(interval)
+        streaming = self._events is not False
+        yield current
         while True:
-            if on_update is not None:
-                result = on_update(current)
-                if asyncio.iscoroutine(result):
-                    await result
-            if current.done:
-                if raise_on_failure and not current.succeeded:
-                    raise TaskFailedError(current)
-                return current
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"Task {current.id} is still {current.status} after {limit:g} s", task=current)
+            if streaming:
+                streaming = False  # one stream per wait (it reconnects by itself); after it, polls
+                if self._events is None:  # not known to stream yet: opened when the first poll would be
+                    await self._sleep(min(next(delays), remaining))
+                url = f"{self.base_url}{_core.API_PREFIX}{_core.task_events_path(current)}"
+                state = _core.EventStream(url, self.retry, timeout=deadline - time.monotonic(), retry_open=False)
+                try:
+                    async with aclosing(self._follow(state)) as events:
+                        async for event in events:
+                            self._events = True
+                            current = event.task
+                            yield current
+                            if current.done:
+                                return
+                except StreamUnavailableError as exc:
+                    self._events = False
+                    log.info("no event stream for task %s (%s): polling", current.id, exc)
+                    if exc.task is not None and exc.task.id == current.id:  # answered with the task: a poll
+                        current = exc.task
+                        yield current
+                        if current.done:
+                            return
+                    continue
+                except MediagateError as exc:
+                    log.info("event stream of task %s failed (%s): polling", current.id, exc)
+                    continue
+                if state.expired():
+                    raise TimeoutError(f"Task {current.id} is still {current.status} after {limit:g} s", task=current)
+                continue
             await self._sleep(min(next(delays), remaining))
             current = await self.get(current.id)
+            yield current
+
+    # --- event streams --------------------------------------------------------------------------------------
+
+    def stream(
+        self, task: TaskRef, *, timeout: float | None = None, last_event_id: str | None = None
+    ) -> AsyncIterator[TaskEvent]:
+        """The task's live events (`GET /api/v1/tasks/{id}/events`, server-sent events), up to and
+        including its terminal one (completed, failed or cancelled): `async for event in
+        client.stream(task)`. Reconnects, `timeout`, `last_event_id` and errors as in
+        `Client.stream`. To leave the loop early and close the stream at once, iterate inside
+        `contextlib.aclosing(client.stream(task))`.
+        """
+        url = f"{self.base_url}{_core.API_PREFIX}{_core.task_events_path(task)}"
+        state = _core.EventStream(url, self.retry, timeout=timeout, last_event_id=last_event_id)
+        return self._task_stream(state, _core.task_id(task), timeout)
+
+    async def _task_stream(
+        self, state: _core.EventStream, task_id: str, timeout: float | None
+    ) -> AsyncGenerator[TaskEvent, None]:
+        async with aclosing(self._follow(state)) as events:
+            async for event in events:
+                yield event
+        if not state.finished:
+            last = state.last.task if state.last is not None else None
+            status = f"still {last.status}" if last is not None else "not finished"
+            raise TimeoutError(f"Task {task_id} is {status} after {timeout or 0:g} s", task=last)
+
+    def stream_events(
+        self, *, timeout: float | None = None, last_event_id: str | None = None
+    ) -> AsyncIterator[TaskEvent]:
+        """Every task of the account as it changes (`GET /api/v1/events`); see `Client.stream_events`."""
+        url = f"{self.base_url}{_core.API_PREFIX}/events"
+        state = _core.EventStream(url, self.retry, timeout=timeout, last_event_id=last_event_id, until_terminal=False)
+        return self._follow(state)
+
+    async def _follow(self, state: _core.EventStream) -> AsyncGenerator[TaskEvent, None]:
+        """The events of one stream, reconnecting after drops, until it finishes or its deadline."""
+        while not state.finished:
+            if (pause := self._gate.remaining()) > 0:
+                budget = state.read_budget()
+                await self._sleep(pause if budget is None else min(pause, budget))
+            timeouts = state.timeout(self.timeout)
+            if timeouts is None:
+                return
+            cause: BaseException | None = None
+            try:
+                headers = state.headers(self._headers)
+                async with self._http.stream("GET", state.url, headers=headers, timeout=timeouts) as response:
+                    if response.status_code == 204:  # resumed at or after the terminal event: nothing left
+                        state.finished = True
+                        return
+                    if not response.is_success or not _core.is_event_stream(response):
+                        await response.aread()
+                        raise state.refused(response)
+                    state.opened()
+                    chunks = response.aiter_bytes()
+                    while True:
+                        budget = state.read_budget()
+                        try:
+                            if budget is None:
+                                chunk = await anext(chunks)
+                            else:
+                                async with asyncio.timeout(budget):  # the deadline, to the millisecond
+                                    chunk = await anext(chunks)
+                        except StopAsyncIteration:
+                            break
+                        except builtins.TimeoutError:
+                            return
+                        for event in state.feed(chunk):
+                            yield event
+                        if state.finished or state.expired():
+                            return
+                if state.expired():
+                    return
+                error: MediagateError = state.ended()
+            except _core.RETRYABLE_TRANSPORT_ERRORS as exc:
+                if state.expired():
+                    return
+                error, cause = _core.connection_error(exc, "GET", state.url), exc
+            except httpx.TransportError as exc:
+                raise _core.connection_error(exc, "GET", state.url) from exc
+            except MediagateError as exc:
+                error = exc
+            delay = state.next_delay(error, self._rng)
+            if delay is None:
+                if cause is None:
+                    raise error
+                raise error from cause
+            log.info("GET %s: %s; reconnecting in %.2f s", state.url, error, delay)
+            if state.gates(error):
+                self._gate.block(delay)
+            else:
+                await self._sleep(delay)
 
     async def download(self, task: TaskRef, path: str | os.PathLike[str] | None = None, *, output: int = 0) -> Path:
         """Save output number `output` of a completed task to `path` (a file, or a directory).

@@ -1,8 +1,9 @@
 """What `Client` and `AsyncClient` share: configuration, retries, the rate gate, polling schedules,
-request bodies, file inputs and output paths. No I/O on the network here."""
+event-stream bookkeeping, request bodies, file inputs and output paths. No I/O on the network here."""
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import os
 import random
@@ -18,6 +19,7 @@ from typing import IO, Any
 import httpx
 
 from mediagate import __version__
+from mediagate.client._sse import ServerSentEvent, SSEDecoder
 from mediagate.client.errors import (
     APIConnectionError,
     AuthenticationError,
@@ -26,9 +28,10 @@ from mediagate.client.errors import (
     MediagateError,
     RateLimitError,
     ServerError,
+    StreamUnavailableError,
     error_from_response,
 )
-from mediagate.client.types import GenerationParams, Output, Task
+from mediagate.client.types import GenerationParams, Output, Task, TaskEvent
 
 ENV_BASE_URL = "MEDIAGATE_BASE_URL"
 ENV_API_KEY = "MEDIAGATE_API_KEY"
@@ -210,6 +213,210 @@ def task_id(task: TaskRef) -> str:
     if not value or "/" in value:
         raise InvalidParameterError(f"invalid task id {value!r}", field="task_id")
     return value
+
+
+# --- event streams ---------------------------------------------------------------------------------------
+
+EVENT_STREAM_TYPE = "text/event-stream"
+#: seconds a stream may stay silent before it is taken for dead and reopened (the server sends a
+#: keep-alive comment every 15 s by default)
+STREAM_IDLE_TIMEOUT = 60.0
+#: statuses meaning "no such endpoint" (with any error code but TASK_NOT_FOUND)
+_NO_ENDPOINT = frozenset({404, 405, 501})
+_RANK_OUTPUT, _RANK_TERMINAL = 2000, 3000
+
+
+def task_events_path(task: TaskRef) -> str:
+    return f"/tasks/{task_id(task)}/events"
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    ctype: str = response.headers.get("content-type", "")
+    return ctype.split(";")[0].strip().lower() == EVENT_STREAM_TYPE
+
+
+def _as_task(value: Any) -> Task | None:
+    from pydantic import ValidationError
+
+    if not isinstance(value, dict) or "id" not in value or "status" not in value:
+        return None
+    try:
+        return Task.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def task_event(sse: ServerSentEvent) -> TaskEvent | None:
+    """The typed event of one SSE event whose data holds a task; None for anything else (ignored).
+
+    `data` may be `{"task": {...}, "output_index": ...}`, a `{"success": true, "data": ...}` envelope
+    of that, or the task itself."""
+    try:
+        payload = json.loads(sse.data)
+    except ValueError:
+        return None
+    if (
+        isinstance(payload, dict)
+        and isinstance(payload.get("data"), dict)
+        and ("success" in payload or len(payload) == 1)
+    ):
+        payload = payload["data"]
+    if not isinstance(payload, dict):
+        return None
+    nested = isinstance(payload.get("task"), dict)
+    task = _as_task(payload["task"] if nested else payload)
+    if task is None:
+        return None
+    name = sse.event
+    if name == "message" and isinstance(payload.get("event"), str):
+        name = payload["event"]
+    index = payload.get("output_index")
+    if not isinstance(index, int) or isinstance(index, bool):
+        index = None
+    rank = sse.id.rpartition(":")[2]
+    if index is None and name == "output" and rank.isdigit() and _RANK_OUTPUT <= int(rank) < _RANK_TERMINAL:
+        index = int(rank) - _RANK_OUTPUT
+    return TaskEvent(event=name, id=sse.id or None, task=task, output_index=index)
+
+
+class EventStream:
+    """The bookkeeping of one followed event stream, for either client: the parser, where to resume
+    (`Last-Event-ID`), reconnect attempts (the client's `RetryPolicy`) and the deadline.
+
+    `until_terminal`: a task stream, finished by its terminal event. `retry_open`: whether failing
+    to open the stream the first time is retried (`wait` polls instead)."""
+
+    def __init__(
+        self,
+        url: str,
+        policy: RetryPolicy,
+        *,
+        timeout: float | None = None,
+        last_event_id: str | None = None,
+        until_terminal: bool = True,
+        retry_open: bool = True,
+    ) -> None:
+        self.url = url
+        self.policy = policy
+        self.deadline = time.monotonic() + timeout if timeout is not None else None
+        self.decoder = SSEDecoder(last_event_id or "")
+        self.until_terminal = until_terminal
+        self.retry_open = retry_open
+        self.attempt = 0
+        self.connections = 0
+        self.opened_at = 0.0
+        self.last: TaskEvent | None = None
+        self.finished = False  #: the terminal event was seen
+
+    # --- requests ---
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def expired(self) -> bool:
+        remaining = self.remaining()
+        return remaining is not None and remaining <= 0.01
+
+    def headers(self, base: Mapping[str, str]) -> dict[str, str]:
+        headers = {**base, "Accept": EVENT_STREAM_TYPE, "Cache-Control": "no-cache"}
+        if self.decoder.last_event_id:
+            headers["Last-Event-ID"] = self.decoder.last_event_id
+        return headers
+
+    def timeout(self, connect: float) -> httpx.Timeout | None:
+        """This connection's timeouts: reads wait at most until the deadline (None: it has passed)."""
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0.01:
+            return None
+        read = STREAM_IDLE_TIMEOUT if remaining is None else min(STREAM_IDLE_TIMEOUT, remaining)
+        return httpx.Timeout(connect if remaining is None else min(connect, max(remaining, 0.01)), read=read)
+
+    def read_budget(self) -> float | None:
+        """Seconds the next read may take (None: no deadline)."""
+        remaining = self.remaining()
+        return None if remaining is None else max(0.0, remaining)
+
+    # --- answers ---
+
+    def refused(self, response: httpx.Response) -> MediagateError:
+        """The error for an answer (body read) that is not an event stream."""
+        if response.is_success:
+            try:
+                task = _as_task(decode(response))
+            except MediagateError:
+                task = None
+            ctype = response.headers.get("content-type") or "no content type"
+            return StreamUnavailableError(
+                f"GET {self.url} answered {response.status_code} {ctype}, not an event stream",
+                task=task,
+                status_code=response.status_code,
+                headers=response.headers,
+            )
+        try:
+            decode(response)
+        except MediagateError as exc:
+            error = exc
+        else:  # pragma: no cover - decode raises for every error status
+            error = ServerError(f"GET {self.url} answered {response.status_code}", status_code=response.status_code)
+        if response.status_code in _NO_ENDPOINT and error.code != "TASK_NOT_FOUND":
+            return StreamUnavailableError(
+                error.message,
+                code=error.code,
+                status_code=error.status_code,
+                field=error.field,
+                body=error.body,
+                headers=error.headers,
+            )
+        return error
+
+    def opened(self) -> None:
+        self.connections += 1
+        self.opened_at = time.monotonic()
+
+    def feed(self, chunk: bytes) -> list[TaskEvent]:
+        """The events `chunk` completes (up to the terminal one, after which `finished` is set)."""
+        events: list[TaskEvent] = []
+        for sse in self.decoder.feed(chunk):
+            event = task_event(sse)
+            if event is None:
+                continue
+            self.attempt = 0  # the stream delivers: a later drop starts the retries afresh
+            self.last = event
+            events.append(event)
+            if self.until_terminal and event.terminal:
+                self.finished = True
+                break
+        return events
+
+    def ended(self) -> MediagateError:
+        """The error for a stream the server closed before the terminal event."""
+        return APIConnectionError(f"GET {self.url}: the event stream ended early")
+
+    # --- reconnecting ---
+
+    def next_delay(self, error: MediagateError, rng: random.Random | None = None) -> float | None:
+        """Seconds to wait before reconnecting after `error`; None: give up and raise it."""
+        if isinstance(error, StreamUnavailableError):
+            return None
+        if self.connections == 0 and not self.retry_open:
+            return None
+        if self.connections and time.monotonic() - self.opened_at >= STREAM_IDLE_TIMEOUT:
+            self.attempt = 0  # a long-lived connection that dropped is a fresh failure
+        if not self.policy.should_retry(error, self.attempt):
+            return None
+        if isinstance(error, RateLimitError) or "retry-after" in error.headers or self.decoder.retry is None:
+            delay = self.policy.delay_for(error, self.attempt, rng)
+        else:  # the server's `retry:` (milliseconds), with jitter
+            delay = self.policy.backoff(self.attempt, self.decoder.retry / 1000, rng)
+        self.attempt += 1
+        remaining = self.remaining()
+        return delay if remaining is None else max(0.0, min(delay, remaining))
+
+    @staticmethod
+    def gates(error: MediagateError) -> bool:
+        """Whether the wait after `error` holds every request of the client (a rate limit does; the
+        cap on open streams does not: only streams are over it)."""
+        return error.status_code == 429 and error.body.get("limit") != "streams"
 
 
 # --- request bodies -------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -16,7 +17,7 @@ import httpx
 from mediagate.client import _core
 from mediagate.client._core import FileInput, ImageInput, RetryPolicy, TaskRef
 from mediagate.client.batch import run_sync
-from mediagate.client.errors import MediagateError, TaskFailedError, TimeoutError
+from mediagate.client.errors import MediagateError, StreamUnavailableError, TaskFailedError, TimeoutError
 from mediagate.client.types import (
     Account,
     BatchReport,
@@ -26,6 +27,7 @@ from mediagate.client.types import (
     Model,
     Priority,
     Task,
+    TaskEvent,
     TaskPage,
     Upload,
 )
@@ -76,6 +78,8 @@ class Client:
         self._gate = _core.RateGate()
         self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
         self._sleep: Callable[[float], None] = time.sleep
+        #: whether the server streams task events: None until known (`wait` finds out)
+        self._events: bool | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -390,29 +394,152 @@ class Client:
         on_update: Callable[[Task], None] | None = None,
         raise_on_failure: bool = True,
     ) -> Task:
-        """Poll until the task is completed, failed or cancelled.
+        """Follow the task until it is completed, failed or cancelled.
 
-        Polls quickly at first, then every `poll_interval` seconds (default per media type: image 3 s,
-        video 5 s, audio 2 s, avatar 5 s); gives up after `timeout` seconds (default: image 120 s,
-        video 300 s, audio 120 s, avatar 600 s) with `TimeoutError` — the task keeps running.
-        A failed or cancelled task raises `TaskFailedError` unless `raise_on_failure=False`.
+        Follows the task's event stream (`stream`), and polls `GET /api/v1/tasks/{id}` where the
+        server has none (an older gateway) or the stream fails: quickly at first, then every
+        `poll_interval` seconds (default per media type: image 3 s, video 5 s, audio 2 s, avatar
+        5 s). Gives up after `timeout` seconds (default: image 120 s, video 300 s, audio 120 s,
+        avatar 600 s) with `TimeoutError` — the task keeps running. `on_update(task)` sees every
+        state (the first one, each event or poll, the last one). A failed or cancelled task raises
+        `TaskFailedError` unless `raise_on_failure=False`.
         """
         current = task if isinstance(task, Task) else self.get(task)
         interval, limit = _core.poll_settings(current.media_type, timeout, poll_interval)
+        with closing(self._states(current, interval, limit)) as states:
+            for state in states:
+                if on_update is not None:
+                    on_update(state)
+                if state.done:
+                    if raise_on_failure and not state.succeeded:
+                        raise TaskFailedError(state)
+                    return state
+        raise AssertionError("unreachable: _states ends with a finished task or raises")  # pragma: no cover
+
+    def _states(self, current: Task, interval: float, limit: float) -> Generator[Task, None, None]:
+        """The task's successive states, from `current` to a finished one (TimeoutError at `limit`):
+        from its event stream, else by polling."""
         deadline = time.monotonic() + limit
         delays = _core.poll_delays(interval)
+        streaming = self._events is not False
+        yield current
         while True:
-            if on_update is not None:
-                on_update(current)
-            if current.done:
-                if raise_on_failure and not current.succeeded:
-                    raise TaskFailedError(current)
-                return current
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"Task {current.id} is still {current.status} after {limit:g} s", task=current)
+            if streaming:
+                streaming = False  # one stream per wait (it reconnects by itself); after it, polls
+                if self._events is None:  # not known to stream yet: opened when the first poll would be
+                    self._sleep(min(next(delays), remaining))
+                url = f"{self.base_url}{_core.API_PREFIX}{_core.task_events_path(current)}"
+                state = _core.EventStream(url, self.retry, timeout=deadline - time.monotonic(), retry_open=False)
+                try:
+                    with closing(self._follow(state)) as events:
+                        for event in events:
+                            self._events = True
+                            current = event.task
+                            yield current
+                            if current.done:
+                                return
+                except StreamUnavailableError as exc:
+                    self._events = False
+                    log.info("no event stream for task %s (%s): polling", current.id, exc)
+                    if exc.task is not None and exc.task.id == current.id:  # answered with the task: a poll
+                        current = exc.task
+                        yield current
+                        if current.done:
+                            return
+                    continue
+                except MediagateError as exc:
+                    log.info("event stream of task %s failed (%s): polling", current.id, exc)
+                    continue
+                if state.expired():
+                    raise TimeoutError(f"Task {current.id} is still {current.status} after {limit:g} s", task=current)
+                continue
             self._sleep(min(next(delays), remaining))
             current = self.get(current.id)
+            yield current
+
+    # --- event streams --------------------------------------------------------------------------------------
+
+    def stream(
+        self, task: TaskRef, *, timeout: float | None = None, last_event_id: str | None = None
+    ) -> Iterator[TaskEvent]:
+        """The task's live events (`GET /api/v1/tasks/{id}/events`, server-sent events), up to and
+        including its terminal one (completed, failed or cancelled), after which the iteration ends.
+
+        A dropped connection is reopened with `Last-Event-ID` (retried like any request), so no event
+        is missed; `last_event_id` resumes from an earlier stream's `event.id`. After `timeout`
+        seconds without the terminal event, `TimeoutError` (with the last task seen). Errors are the
+        usual ones: `NotFoundError` for a task that is not yours, `RateLimitError` (after retries)
+        over the cap on open streams, `StreamUnavailableError` (a `NotFoundError`) from a server
+        without event streams. Leaving the loop early closes the stream.
+        """
+        url = f"{self.base_url}{_core.API_PREFIX}{_core.task_events_path(task)}"
+        state = _core.EventStream(url, self.retry, timeout=timeout, last_event_id=last_event_id)
+        return self._task_stream(state, _core.task_id(task), timeout)
+
+    def _task_stream(self, state: _core.EventStream, task_id: str, timeout: float | None) -> Iterator[TaskEvent]:
+        yield from self._follow(state)
+        if not state.finished:
+            last = state.last.task if state.last is not None else None
+            status = f"still {last.status}" if last is not None else "not finished"
+            raise TimeoutError(f"Task {task_id} is {status} after {timeout or 0:g} s", task=last)
+
+    def stream_events(self, *, timeout: float | None = None, last_event_id: str | None = None) -> Iterator[TaskEvent]:
+        """Every task of the account as it changes (`GET /api/v1/events`): first the current state of
+        the unfinished ones, then each event of any task (`event.task.id` says which; ids are
+        `<task id>:<rank>`). Never ends by itself: stop iterating, or pass `timeout` (seconds to
+        listen; the iteration then just ends). Reconnects and errors as in `stream`."""
+        url = f"{self.base_url}{_core.API_PREFIX}/events"
+        state = _core.EventStream(url, self.retry, timeout=timeout, last_event_id=last_event_id, until_terminal=False)
+        return self._follow(state)
+
+    def _follow(self, state: _core.EventStream) -> Generator[TaskEvent, None, None]:
+        """The events of one stream, reconnecting after drops, until it finishes or its deadline."""
+        while not state.finished:
+            if (pause := self._gate.remaining()) > 0:
+                budget = state.read_budget()
+                self._sleep(pause if budget is None else min(pause, budget))
+            timeouts = state.timeout(self.timeout)
+            if timeouts is None:
+                return
+            cause: BaseException | None = None
+            try:
+                headers = state.headers(self._headers)
+                with self._http.stream("GET", state.url, headers=headers, timeout=timeouts) as response:
+                    if response.status_code == 204:  # resumed at or after the terminal event: nothing left
+                        state.finished = True
+                        return
+                    if not response.is_success or not _core.is_event_stream(response):
+                        response.read()
+                        raise state.refused(response)
+                    state.opened()
+                    for chunk in response.iter_bytes():
+                        yield from state.feed(chunk)
+                        if state.finished or state.expired():
+                            return
+                if state.expired():
+                    return
+                error: MediagateError = state.ended()
+            except _core.RETRYABLE_TRANSPORT_ERRORS as exc:
+                if state.expired():
+                    return
+                error, cause = _core.connection_error(exc, "GET", state.url), exc
+            except httpx.TransportError as exc:
+                raise _core.connection_error(exc, "GET", state.url) from exc
+            except MediagateError as exc:
+                error = exc
+            delay = state.next_delay(error, self._rng)
+            if delay is None:
+                if cause is None:
+                    raise error
+                raise error from cause
+            log.info("GET %s: %s; reconnecting in %.2f s", state.url, error, delay)
+            if state.gates(error):
+                self._gate.block(delay)
+            else:
+                self._sleep(delay)
 
     def download(self, task: TaskRef, path: str | os.PathLike[str] | None = None, *, output: int = 0) -> Path:
         """Save output number `output` of a completed task to `path` (a file, or a directory).

@@ -7,6 +7,7 @@ MediagateError                      base of everything the SDK raises
  │    └── PayloadTooLargeError      413 PAYLOAD_TOO_LARGE
  ├── InsufficientCreditsError       402 INSUFFICIENT_CREDITS (`required`, `available`)
  ├── NotFoundError                  404 NOT_FOUND / TASK_NOT_FOUND
+ │    └── StreamUnavailableError    the server has no event stream there (an older gateway)
  ├── IdempotencyError               409 IDEMPOTENCY_CONFLICT / 422 IDEMPOTENCY_KEY_REUSED
  ├── RateLimitError                 429 RATE_LIMIT_EXCEEDED (`retry_after` from the header)
  ├── ProviderError                  502 PROVIDER_ERROR
@@ -101,6 +102,18 @@ class NotFoundError(MediagateError):
     """The task (or other resource) does not exist, or is not yours."""
 
     default_code = "NOT_FOUND"
+
+
+class StreamUnavailableError(NotFoundError):
+    """The server offers no event stream for that path (a gateway older than task events answers
+    `404 NOT_FOUND` for the route, a proxy may answer something that is not `text/event-stream`).
+    `wait` then polls by itself. `task` is the task when the answer happened to be the task as JSON."""
+
+    default_code = "STREAM_UNAVAILABLE"
+
+    def __init__(self, message: str, *, task: Task | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.task = task
 
 
 class IdempotencyError(MediagateError):

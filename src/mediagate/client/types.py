@@ -96,6 +96,40 @@ class Task(_Model):
         return self.video_url or self.image_url or self.audio_url
 
 
+#: Event names of a task's event stream, in order; the last three are terminal.
+TaskEventName = Literal["status", "progress", "output", "completed", "failed", "cancelled"]
+
+
+class TaskEvent(_Model):
+    """One event of a task's event stream (`Client.stream`, `Client.stream_events`).
+
+    `event` is status | progress | output | completed | failed | cancelled (a newer server may send
+    others); `id` the SSE id (a state-derived rank, `"<task id>:<rank>"` on the account stream; what
+    `Last-Event-ID` resumes from); `task` the task as it is after the event; `output_index` which of
+    `task.outputs` an `output` event announces.
+    """
+
+    event: str
+    id: str | None = None
+    task: Task
+    output_index: int | None = None
+
+    @property
+    def terminal(self) -> bool:
+        """True for the last event of a task: completed, failed or cancelled."""
+        return self.event in TERMINAL_STATUSES or (self.event not in _PROGRESS_EVENTS and self.task.done)
+
+    @property
+    def output(self) -> Output | None:
+        """The output an `output` event announces."""
+        if self.output_index is None or not 0 <= self.output_index < len(self.task.outputs):
+            return None
+        return self.task.outputs[self.output_index]
+
+
+_PROGRESS_EVENTS = frozenset({"status", "progress", "output"})
+
+
 class TaskPage(_Model):
     """One page of `GET /api/v1/tasks`."""
 
