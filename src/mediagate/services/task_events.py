@@ -68,7 +68,7 @@ def events_after(rank: int, view: TaskView) -> list[TaskEvent]:
     if view.status == "processing":
         if rank < PROCESSING:
             out.append(TaskEvent("status", PROCESSING, view))
-        if view.progress > 0 and rank < PROCESSING + view.progress:
+        if view.progress > 0 and rank < PROCESSING + min(99, view.progress):
             out.append(TaskEvent("progress", PROCESSING + min(99, view.progress), view))
         return out
     if view.status == "completed":
@@ -137,8 +137,13 @@ class TaskEvents:
             async with self.bus.subscribe(task_id=task_id) as sub:
                 view = await self._owned(principal, task_id)  # read after subscribing: no change is missed
                 rank = parse_rank(last_event_id)
+                first = True
                 while True:
-                    for event in events_after(rank, view):
+                    events = events_after(rank, view)
+                    if first and not events and view.status not in TERMINAL:
+                        yield None  # (resumed at the current state: the caller learns at once it may answer)
+                    first = False
+                    for event in events:
                         rank = event.rank
                         yield event
                     if view.status in TERMINAL:
@@ -194,7 +199,8 @@ class TaskEvents:
         else:
             statement = statement.where(Task.status.in_(("pending", "processing")))
         async with self.states.db.read() as session:
-            ids = list((await session.scalars(statement.order_by(Task.created_at).limit(500))).all())
+            newest = (await session.scalars(statement.order_by(Task.created_at.desc()).limit(500))).all()
+        ids = list(reversed(newest))
         return [(i, parse_rank(rank_text) if i == task_id else -1) for i in ids]
 
     async def wait(self, principal: Principal, task_ids: list[str], *, timeout: float) -> dict[str, TaskView]:
@@ -224,4 +230,3 @@ class TaskEvents:
         """The task once terminal, or as it is when `timeout` passed."""
         done = await self.wait(principal, [task_id], timeout=timeout)
         return done.get(task_id) or await self._owned(principal, task_id)
-

@@ -78,8 +78,6 @@ TASK_BY_ID = select(*Task.__table__.columns).where(Task.__table__.c.id == bindpa
 LIST_STATUSES = [s.value for s in TaskStatus]
 
 
-
-
 class TaskStates:
     def __init__(
         self,

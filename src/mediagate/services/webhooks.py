@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mediagate.config import Settings
 from mediagate.domain.tasks import TaskRecord
 from mediagate.net.urlguard import UnsafeURL, URLGuard
+from mediagate.services.rendering import task_json
 from mediagate.services.views import TaskView
 from mediagate.store import prepared
 from mediagate.store.db import Database
@@ -38,7 +39,8 @@ def _ts(value: Any) -> str | None:
 
 
 def payload(view: TaskView) -> dict[str, Any]:
-    """The seed's callback body, extended with `outputs` (and `error_code`) for every media type."""
+    """The seed's callback body, extended with `outputs` (and `error_code`) for every media type, and with
+    `task`: the task object of `GET /api/v1/tasks/{id}` (the same data as the task's SSE events)."""
     body: dict[str, Any] = {"event": EVENTS[view.status], "task_id": view.id, "status": view.status}
     if view.status == "completed":
         body["video_url"] = view.first_url("video") or view.first_url("avatar")
@@ -55,6 +57,7 @@ def payload(view: TaskView) -> dict[str, Any]:
         body["failed_at"] = _ts(view.failed_at)
     body["model"] = view.model
     body["task_type"] = view.task_type
+    body["task"] = task_json(view)
     return body
 
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from mediagate.api.rest import account, admin, files, generations, models, providers, tasks, uploads
+from mediagate.api.rest import account, admin, events, files, generations, models, providers, tasks, uploads
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(generations.router)
@@ -12,5 +12,6 @@ router.include_router(account.router)
 router.include_router(admin.router)
 router.include_router(uploads.router)
 router.include_router(providers.router)
+router.include_router(events.router)
 
 __all__ = ["files", "router"]

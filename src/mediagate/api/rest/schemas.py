@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from mediagate.domain.media import MediaType, Priority
 from mediagate.domain.requests import GenerationInput
+from mediagate.services.rendering import task_json as task_json
+from mediagate.services.rendering import ts as ts
 from mediagate.services.views import TaskPage, TaskView
 
 
@@ -48,11 +49,6 @@ class GenerationBody(BaseModel):
         return GenerationInput.model_validate(data)
 
 
-def ts(value: datetime | None) -> str | None:
-    """`2026-01-02T03:04:05Z` (what `strftime("%Y-%m-%dT%H:%M:%SZ")` gives, at a fraction of its cost)."""
-    return value.isoformat(timespec="seconds")[:19] + "Z" if value is not None else None
-
-
 def created_json(view: TaskView) -> dict[str, Any]:
     """The seed's 201 body, exactly."""
     return {
@@ -62,55 +58,6 @@ def created_json(view: TaskView) -> dict[str, Any]:
         "task_type": view.task_type,
         "created_at": ts(view.created_at),
     }
-
-
-def task_json(view: TaskView) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": view.id,
-        "status": view.status,
-        "model": view.model,
-        "task_type": view.task_type,
-        "type": view.type,
-        "provider": view.provider,
-        "prompt": view.prompt,
-        "progress": view.progress,
-        "video_url": view.first_url("video") or view.first_url("avatar"),
-    }
-    if view.type == "image":
-        body["image_url"] = view.first_url("image")
-    if view.type == "audio":
-        body["audio_url"] = view.first_url("audio")
-    body.update(
-        {
-            "outputs": [
-                {
-                    "url": o.url,
-                    "media_type": o.media_type,
-                    "format": o.format,
-                    "content_type": o.content_type,
-                    "bytes": o.bytes,
-                    "width": o.width,
-                    "height": o.height,
-                    "duration": o.duration,
-                    "expires_at": ts(o.expires_at),
-                }
-                for o in view.outputs
-            ],
-            "credit_cost": view.credit_cost,
-            "sandbox": view.sandbox,
-            "created_at": ts(view.created_at),
-            "updated_at": ts(view.updated_at),
-            "completed_at": ts(view.completed_at),
-            "failed_at": ts(view.failed_at),
-            "error": view.error_message if view.status in ("failed", "cancelled") else None,
-            "error_code": view.error_code,
-            "error_message": view.error_message if view.status in ("failed", "cancelled") else None,
-            "callback_url": view.callback_url,
-        }
-    )
-    if view.attempts:
-        body["attempts"] = view.attempts
-    return body
 
 
 def page_json(page: TaskPage) -> dict[str, Any]:
