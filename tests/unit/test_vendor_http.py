@@ -80,7 +80,7 @@ def normalized(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted((k.lower(), v) for k, v in headers)
 
 
-async def test_direct_path_sends_what_httpx_sends(server: ThreadedServer) -> None:
+async def test_direct_path_sends_what_httpx_sends(server: ThreadedServer, monkeypatch: pytest.MonkeyPatch) -> None:
     client = VendorHTTPClient(timeout=5)
     plain = httpx.AsyncClient(timeout=5)
     try:
@@ -88,13 +88,13 @@ async def test_direct_path_sends_what_httpx_sends(server: ThreadedServer) -> Non
         headers = {"Authorization": "Bearer k", "X-Trace": "1"}
         seen.clear()
         calls = []
-        original = client._send_direct
+        original = client.fast_transport.read_whole
 
-        async def spy(request: httpx.Request, timeout: httpx.Timeout) -> httpx.Response:
+        async def spy(request: httpx.Request) -> httpx.Response:
             calls.append(request)
-            return await original(request, timeout)
+            return await original(request)
 
-        client._send_direct = spy  # type: ignore[method-assign]
+        monkeypatch.setattr(client.fast_transport, "read_whole", spy)
         direct = await client.post(f"{server.url}/echo", json=body, headers=headers)
         assert len(calls) == 1  # it did take the direct path
         reference = await plain.post(f"{server.url}/echo", json=body, headers=headers)

@@ -5,13 +5,19 @@ writers never deadlock on a lock upgrade, and in-process writers share one conne
 writer anyway; queueing in-process is cheaper than spinning on ``busy_timeout``). Reads use their own
 pool and never block writes. Statements run inline on the event loop (`sqlite_inline`): they take
 microseconds, less than handing them to a thread would. On PostgreSQL both sides use one pooled engine.
+
+`Database(url, fast=False)` (`MEDIAGATE_FAST_PATHS=false`) runs SQLite on the stock aiosqlite driver
+instead: no inline driver, no prepared point reads (`fetch_one` goes through SQLAlchemy Core), BEGIN
+through SQLAlchemy, and no group commit (it relies on statements that never suspend: `Database.write`);
+`store.prepared` then runs every statement through Core too. What stays: WAL, `BEGIN IMMEDIATE` and one
+writer connection. See docs/architecture.md, "Fast paths and their fences".
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -52,19 +58,30 @@ def _json_loads(text: str | bytes) -> Any:
 JSON_OPTIONS: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
 
 
-def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, *, writer: bool, fast: bool = True) -> AsyncEngine:
+    """An engine on SQLite: on the inline driver (`sqlite_inline`) when `fast`, else on the stock
+    aiosqlite driver (a thread per connection; SQLite's busy timeout waits in that thread)."""
     path = make_url(url).database or ":memory:"
+    pool: dict[str, Any] = {"pool_size": 1 if writer else 4, "max_overflow": 0 if writer else 8}
+    if fast:
 
-    async def connect() -> Any:
-        return await sqlite_inline.connect(path, busy_seconds=SQLITE_BUSY_SECONDS, pragmas=SQLITE_PRAGMAS)
+        async def connect() -> Any:
+            return await sqlite_inline.connect(path, busy_seconds=SQLITE_BUSY_SECONDS, pragmas=SQLITE_PRAGMAS)
 
-    engine = create_async_engine(
-        url,
-        async_creator=connect,
-        pool_size=1 if writer else 4,
-        max_overflow=0 if writer else 8,
-        **JSON_OPTIONS,
-    )
+        engine = create_async_engine(url, async_creator=connect, **pool, **JSON_OPTIONS)
+    else:
+        # isolation_level=None: sqlite3 issues no BEGIN of its own, ours below does (SQLAlchemy's recipe
+        # for SQLite transactions and SAVEPOINTs)
+        engine = create_async_engine(
+            url, connect_args={"isolation_level": None, "timeout": SQLITE_BUSY_SECONDS}, **pool, **JSON_OPTIONS
+        )
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+            cursor.close()
 
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
@@ -80,16 +97,19 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, fast: bool = True) -> None:
         self.url = url
+        self.fast = fast
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             path = url.split("///", 1)[1] if "///" in url else ""
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.write_engine = _sqlite_engine(url, writer=True)
-            self.read_engine = _sqlite_engine(url, writer=False)
-            self._points: _SQLitePoints | None = _SQLitePoints(make_url(url).database or ":memory:", self.read_engine)
+            self.write_engine = _sqlite_engine(url, writer=True, fast=fast)
+            self.read_engine = _sqlite_engine(url, writer=False, fast=fast)
+            self._points: _SQLitePoints | None = (
+                _SQLitePoints(make_url(url).database or ":memory:", self.read_engine) if fast else None
+            )
         else:
             # No `pool_pre_ping`: on asyncpg it is a BEGIN and a ROLLBACK (two round trips) before every
             # checkout — more than a `GET /api/v1/tasks/{id}` needs in all. A connection that died
@@ -112,10 +132,19 @@ class Database:
         committed. `core=True` promises that the block only runs Core statements (prepared ones or
         `session.execute` of a Core statement), no ORM objects: its SAVEPOINT then goes straight to
         SQLite, without SQLAlchemy's nested-transaction bookkeeping (the hot paths: creation and
-        `mark_submitted`)."""
-        if not self.is_sqlite:
-            async with self._writer() as session, session.begin():
-                yield session
+        `mark_submitted`).
+
+        With `fast=False` every writer has its own transaction, as on PostgreSQL: group commit relies on
+        statements that never suspend (the inline driver). On aiosqlite a writer cancelled in the middle
+        of a statement has SQLAlchemy invalidate the shared connection, which would fail the whole batch
+        — and turn the cancellation into another error."""
+        hooks: list[Callable[[], None]] = []
+        if not self.is_sqlite or not self.fast:
+            async with self._writer() as session:
+                async with session.begin():
+                    session.info[AFTER_COMMIT] = hooks
+                    yield session
+            _run_hooks(hooks)
             return
         loop = asyncio.get_running_loop()
         group = self._groups.get(loop)
@@ -124,7 +153,14 @@ class Database:
                 del self._groups[old]
             group = self._groups[loop] = _GroupCommit(self._writer)
         async with group.unit(core=core) as session:
-            yield session
+            # (a batch's writers share one session, one after the other: each sees its own list)
+            session.info[AFTER_COMMIT] = hooks
+            try:
+                yield session
+            finally:
+                session.info.pop(AFTER_COMMIT, None)
+        # `unit` returns once the COMMIT holding this writer's work is done
+        _run_hooks(hooks)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -166,6 +202,24 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+#: `session.info` key of the callbacks to run once the writing transaction committed (`after_commit`)
+AFTER_COMMIT = "mediagate.after_commit"
+
+
+def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
+    """Run `hook` once the transaction of `session` (a `Database.write` block) has committed; never
+    when it rolls back (on SQLite: when this writer's SAVEPOINT rolls back, even if its batch commits)."""
+    hooks = session.info.get(AFTER_COMMIT)
+    if hooks is None:
+        raise RuntimeError("after_commit needs a session of Database.write()")
+    hooks.append(hook)
+
+
+def _run_hooks(hooks: list[Callable[[], None]]) -> None:
+    for hook in hooks:
+        hook()
 
 
 class _GroupCommit:
@@ -271,7 +325,11 @@ class _GroupCommit:
 async def _raw_savepoint(session: AsyncSession) -> AsyncIterator[None]:
     """A SAVEPOINT issued on the inline driver itself (for Core-only writers, see `Database.write`)."""
     raw, _ = await prepared.inline(session)
-    assert raw is not None
+    if raw is None:  # the stock driver (`fast=False`): SQLAlchemy's own SAVEPOINT
+        async with session.begin_nested():
+            await session.connection()
+            yield
+        return
     await raw.execute_now("SAVEPOINT mediagate_writer")
     try:
         yield

@@ -4,7 +4,14 @@ session's own connection (so inside its transaction).
 On SQLite (the inline driver, `sqlite_inline`) the compiled SQL goes straight to `sqlite3`, with
 SQLAlchemy's own bind and result processing for each column's type: one C call instead of SQLAlchemy's
 per-statement execution machinery (~100 µs of Python per statement, more than SQLite takes to run it).
-On PostgreSQL the statement runs through SQLAlchemy Core as usual.
+On PostgreSQL, and on SQLite's stock aiosqlite driver (`MEDIAGATE_FAST_PATHS=false`), the statement
+runs through SQLAlchemy Core as usual.
+
+What this reads of SQLAlchemy's compiled statement beyond its documented API — `positiontup`, `binds`
+(each `BindParameter`'s `expanding`, `literal_execute`, `callable`, `required`, `value`, `type`),
+`insert_prefetch` / `update_prefetch` — is asserted by `tests/unit/test_contract_sqlalchemy.py`, which
+also checks that the SQL and parameters sent, and the values read back, are exactly SQLAlchemy's own
+for sample statements (and the upper bound on SQLAlchemy in pyproject.toml names it).
 """
 
 from __future__ import annotations
@@ -62,12 +69,16 @@ def _compile(statement: Executable, dialect: Dialect, params: dict[str, Any]) ->
     compiled = statement.compile(dialect=dialect, column_keys=list(params))  # type: ignore[attr-defined]
     names = tuple(compiled.positiontup or ())
     constants: dict[str, Any] = {}
+    # columns whose Python-side default (or onupdate) SQLAlchemy fills in at execution
+    computed = {c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)}
     for name in names:
+        bind = compiled.binds[name]
+        if bind.expanding or bind.literal_execute:
+            return None  # an IN list, or a value rendered into the SQL at execution: not for us
         if name in params:
             continue
-        bind = compiled.binds[name]
-        if bind.expanding or bind.callable is not None or bind.required:
-            return None  # an IN list, or a default SQLAlchemy computes: not for us
+        if bind.callable is not None or bind.required or name in computed:
+            return None  # a value SQLAlchemy computes (or complains is missing): not for us
         constants[name] = bind.value  # a literal in the statement (`status == "pending"`)
     binds = tuple(_bind_processor(compiled.binds[n].type, dialect) for n in names)
     keys: tuple[str, ...] = ()

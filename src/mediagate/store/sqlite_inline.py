@@ -16,7 +16,12 @@ So this driver calls `sqlite3` directly. What makes that safe on the event loop:
 - `synchronous=NORMAL` in WAL mode: a commit does not fsync (only checkpoints do).
 
 It is plugged into SQLAlchemy's `sqlite+aiosqlite` dialect through `create_async_engine(async_creator=…)`,
-which only needs the subset of aiosqlite's interface implemented here.
+which only needs the subset of aiosqlite's interface implemented here — including aiosqlite's private
+`_conn`, `_tx` and `_connection`, which the dialect reaches into, and `stop()`. Which names the dialect
+uses (read from its source), that each means the same on a real aiosqlite connection, and that a
+workload stores and reads exactly what the stock driver does, is asserted by
+`tests/unit/test_contract_aiosqlite.py` (the upper bounds on SQLAlchemy and aiosqlite in pyproject.toml
+name it). `MEDIAGATE_FAST_PATHS=false` uses the stock aiosqlite driver instead (`Database(fast=False)`).
 """
 
 from __future__ import annotations
