@@ -153,7 +153,7 @@ async def serve(host: str, port: int, api_key: str) -> None:
 
     upstream = Upstream(api_key, make_png())
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: HTTPProtocol(upstream), host, port, backlog=4096)  # type: ignore[arg-type]
+    server = await loop.create_server(lambda: HTTPProtocol(upstream), host, port, backlog=4096)  # type: ignore[arg-type]  # fake_vendor.HTTPProtocol takes a duck-typed handler
     upstream.base_url = f"http://{host}:{server.sockets[0].getsockname()[1]}"
     print(f"fake OpenAI images upstream (raw asyncio) on {upstream.base_url}", flush=True)
     async with server:

@@ -228,7 +228,7 @@ async def test_the_same_bytes_on_the_wire_and_the_same_response(recorder: Record
         direct_calls.append(request)
         return await original(request)
 
-    fast.fast_transport.read_whole = spy  # type: ignore[method-assign]
+    fast.fast_transport.read_whole = spy  # type: ignore[method-assign]  # a spy on the transport method, put back by the test
     try:
         for method, path, kwargs in (
             ("POST", "/echo", {"json": body, "headers": headers}),
@@ -269,7 +269,7 @@ async def test_requests_needing_more_go_through_send(recorder: Recorder) -> None
             direct_calls.append(request)
             return await original(request)
 
-        client.fast_transport.read_whole = spy  # type: ignore[method-assign]
+        client.fast_transport.read_whole = spy  # type: ignore[method-assign]  # a spy on the transport method, put back by the test
         redirected = await client.get(f"{recorder.url}/redirect", follow_redirects=True)
         assert redirected.json() == {"zipped": True} and len(redirected.history) == 1
         not_followed = await client.get(f"{recorder.url}/redirect")

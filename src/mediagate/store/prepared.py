@@ -66,7 +66,7 @@ def prepare(statement: Executable, dialect: Dialect, params: dict[str, Any]) -> 
 
 
 def _compile(statement: Executable, dialect: Dialect, params: dict[str, Any]) -> Prepared | None:
-    compiled = statement.compile(dialect=dialect, column_keys=list(params))  # type: ignore[attr-defined]
+    compiled = statement.compile(dialect=dialect, column_keys=list(params))  # type: ignore[attr-defined]  # Executable is typed without compile(); every statement passed here is a ClauseElement
     names = tuple(compiled.positiontup or ())
     constants: dict[str, Any] = {}
     # columns whose Python-side default (or onupdate) SQLAlchemy fills in at execution

@@ -169,7 +169,7 @@ class InlineConnection:
 
     @isolation_level.setter
     def isolation_level(self, value: str | None) -> None:
-        self._conn.isolation_level = value  # type: ignore[assignment]
+        self._conn.isolation_level = value  # type: ignore[assignment]  # typeshed narrows it to the literal levels; SQLAlchemy passes what it read back
 
     def cursor(self) -> _CursorContext:
         return _CursorContext(self)

@@ -91,7 +91,7 @@ async def _pull(items: AsyncIterator[T]) -> T:
     try:
         return await anext(items)
     except StopAsyncIteration:
-        return _DONE  # type: ignore[no-any-return]
+        return _DONE  # type: ignore[no-any-return]  # the end-of-stream sentinel is not a T; callers compare it by identity
 
 
 async def _open(items: AsyncIterator[T]) -> asyncio.Task[T]:
