@@ -176,14 +176,3 @@ class Adapter:
 
 #: the name the engine and the registry type against
 ProviderAdapter = Adapter
-
-
-def raise_for_http(response: httpx.Response, message: str | None = None, *, vendor_code: str | None = None) -> None:
-    """Map a vendor's HTTP status to our `Vendor*` exceptions (for vendors with plain HTTP errors)."""
-    from mediagate.providers._http import status_error  # _http builds on this module
-
-    status = response.status_code
-    if status < 400:
-        return
-    text = message or f"{response.request.method} {response.request.url.path} → HTTP {status}: {response.text[:300]}"
-    raise status_error(response, text, vendor_code=vendor_code)
