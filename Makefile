@@ -6,7 +6,7 @@ PORT ?= 8000
 #: pytest-xdist workers (tests use free ports, private data dirs and per-test databases)
 WORKERS ?= auto
 
-.PHONY: install run test test-stock lint typecheck unit integration acceptance bench bench-smoke clean migration
+.PHONY: install run test test-stock test-stock-core lint typecheck unit integration acceptance bench bench-smoke clean migration
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ test: install lint typecheck
 ## The suite on the stock drivers (MEDIAGATE_FAST_PATHS=false: aiosqlite, httpx's own transport).
 test-stock: install
 	MEDIAGATE_FAST_PATHS=false $(PY) -m pytest -q -n $(WORKERS) tests
+
+## What CI runs on the stock drivers: the unit and integration tiers (every store and vendor-HTTP path
+## in-process; the acceptance tier's servers run the same code, and `make test-stock` covers them).
+test-stock-core: install
+	MEDIAGATE_FAST_PATHS=false $(PY) -m pytest -q -n $(WORKERS) tests/unit tests/integration
 
 lint: install
 	$(PY) -m ruff check src tests examples $(wildcard bench)
