@@ -224,16 +224,37 @@ class TaskJob:
                 )
             vendor_id = result.vendor_job_id
             if isinstance(result, Finished):
-                await self._durable(
-                    deadline,
-                    self.tasks.mark_submitted,
-                    job.task_id,
-                    request.provider,
-                    vendor_id,
-                    {},
-                    account_id=account_id,
-                )
-                await self._store_and_complete(current, result.outputs, account_id, sandbox=mode == "test")
+                # A synchronous vendor: what `mark_submitted` records (provider, vendor job id, started)
+                # is written by the completing transaction itself, with the outputs — one transaction
+                # instead of two. Crash safety: the answer (the outputs) only ever lived in this
+                # process's memory until that commit, so a crash before it loses the answer either way,
+                # and nothing the vendor holds can be resumed (OpenAI's adapter has nothing to poll). With
+                # the vendor job id committed first, a job rerun after a crash in that window failed the
+                # task ("nothing to poll", refunded); now it submits again, as it always did after a
+                # crash during the vendor call itself (a far longer window). Store outages are retried
+                # by `complete` (`_durable`), as `mark_submitted` was. When the outputs cannot be stored
+                # (a failed download, a bad file) the task is marked submitted first and then fails, as
+                # before.
+                try:
+                    await self._store_and_complete(
+                        current,
+                        result.outputs,
+                        account_id,
+                        sandbox=mode == "test",
+                        submitted=(request.provider, vendor_id),
+                    )
+                except Exception as exc:
+                    if not (isinstance(exc, StoreUnavailable) or is_transient(exc)):
+                        await self._durable(
+                            deadline,
+                            self.tasks.mark_submitted,
+                            job.task_id,
+                            request.provider,
+                            vendor_id,
+                            {},
+                            account_id=account_id,
+                        )
+                    raise
                 return None
             state = dict(result.state)
             current.vendor_job_id, current.state = vendor_id, state
@@ -308,7 +329,13 @@ class TaskJob:
             interval = min(ceiling, interval * 1.25)
 
     async def _store_and_complete(
-        self, job: ProviderJob, refs: list[OutputRef], account_id: str, *, sandbox: bool
+        self,
+        job: ProviderJob,
+        refs: list[OutputRef],
+        account_id: str,
+        *,
+        sandbox: bool,
+        submitted: tuple[str, str | None] | None = None,
     ) -> None:
         # (no re-read of the task first: a cancel stops this job (the runner's abort), and `complete`
         # is the guarded transition: if the task ended meanwhile, the stored files are discarded)
@@ -331,7 +358,7 @@ class TaskJob:
             rows.append(asset)
         try:
             completed = await self._durable(
-                time.time() + STORE_RETRY_SECONDS, self.tasks.complete, job.task_id, stored, rows
+                time.time() + STORE_RETRY_SECONDS, self.tasks.complete, job.task_id, stored, rows, submitted=submitted
             )
         except BaseException:
             self.assets.discard(rows)  # the job runs again and fetches the outputs again

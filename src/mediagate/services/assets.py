@@ -4,15 +4,18 @@ through signed, expiring URLs. A sweeper deletes files past their retention."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
-import os
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from mediagate.config import Settings
 from mediagate.domain.media import CONTENT_TYPES, MediaType
@@ -23,6 +26,7 @@ from mediagate.media.probe import MediaInfo, probe, sniff
 from mediagate.net.http import DownloadTooLarge, VendorHTTPClient
 from mediagate.net.urlguard import URLGuard
 from mediagate.providers.base import VendorError, VendorServerError
+from mediagate.store import prepared
 from mediagate.store.db import Database
 from mediagate.store.tables import Asset
 from mediagate.store.types import utcnow
@@ -33,6 +37,52 @@ MAX_OUTPUT_BYTES = 2 * 1024**3
 INLINE_BYTES = 256 * 1024
 #: signed output URLs kept for repeated polls (cleared when full)
 URL_CACHE_SIZE = 10_000
+#: the bytes of outputs stored while a request of this process waits for their task (`awaiting`: the
+#: OpenAI image and speech routes answer with the file itself) stay in memory until it takes them: at
+#: most this much in all (the oldest are dropped first), and only files up to `RECENT_MAX_FILE`
+RECENT_BYTES = 32 * 1024 * 1024
+RECENT_MAX_FILE = 8 * 1024 * 1024
+
+#: built once: an asset row's insert (prepared, in the transaction that completes its task) and the
+#: lookup behind every signed file URL
+INSERT_ASSET = insert(Asset)
+_assets = Asset.__table__.c
+ASSET_BY_ID = select(_assets.path, _assets.content_type, _assets.bytes, _assets.deleted_at).where(
+    _assets.id == bindparam("asset_id")
+)
+
+
+@dataclass(slots=True)
+class AssetRow:
+    """The values of one `assets` row, inserted with the prepared `INSERT_ASSET` (building an ORM `Asset`
+    for a row that is only inserted cost more than the insert)."""
+
+    id: str
+    account_id: str
+    task_id: str | None
+    kind: str
+    path: str
+    media_type: str
+    content_type: str
+    format: str
+    bytes: int
+    width: int | None
+    height: int | None
+    duration: float | None
+    sandbox: bool
+    created_at: datetime
+    expires_at: datetime
+
+    def values(self) -> dict[str, Any]:
+        """The insert's parameters; NULL columns are left out (as the ORM insert did)."""
+        return {f: v for f in ASSET_FIELDS if (v := getattr(self, f)) is not None}
+
+
+ASSET_FIELDS = tuple(f.name for f in fields(AssetRow))
+
+
+def _read_bytes(path: Path) -> bytes:
+    return path.read_bytes()
 
 
 class AssetService:
@@ -44,6 +94,11 @@ class AssetService:
         self.root = settings.assets_dir
         self._dirs: set[Path] = set()  #: directories known to exist
         self._urls: dict[tuple[str, str, int], str] = {}  #: signed URLs made lately
+        #: asset id → (bytes, content type) of outputs stored for a waiting request (see `RECENT_BYTES`)
+        self._recent: dict[str, tuple[bytes, str]] = {}
+        self._recent_size = 0
+        #: task id → the asset ids kept for it, while a request waits for the task (`awaiting`)
+        self._awaited: dict[str, list[str]] = {}
 
     # --- signing -------------------------------------------------------------------------------
 
@@ -104,11 +159,10 @@ class AssetService:
 
         asset_id = self.own_asset_id(url)
         if asset_id is not None:
-            async with self.db.read() as session:
-                row = await session.get(Asset, asset_id)
-            if row is None or row.deleted_at is not None:
+            row = await self.db.fetch_one(ASSET_BY_ID, {"asset_id": asset_id})
+            if row is None or row["deleted_at"] is not None:
                 raise VendorServerError("input file has expired")
-            return await asyncio.to_thread((self.root / row.path).read_bytes), row.content_type
+            return await self._read_file(self.root / row["path"], row["bytes"]), row["content_type"]
         try:
             return await self.guard.fetch(self.http, url, max_bytes=self.settings.upload_max_bytes)
         except UnsafeURL as exc:
@@ -116,7 +170,7 @@ class AssetService:
 
             raise VendorBadRequest(f"input {url[:100]} refused: {exc}") from exc
 
-    async def upload(self, account_id: str, data: bytes) -> tuple[Asset, str]:
+    async def upload(self, account_id: str, data: bytes) -> tuple[AssetRow, str]:
         """Store a client's image upload (PNG/JPEG/WebP, validated by content); returns (row, URL)."""
         from mediagate.media.images import validate_image
 
@@ -124,8 +178,12 @@ class AssetService:
         stored, row = await self.save(
             data, account_id=account_id, task_id=None, kind="upload", media_type=MediaType.IMAGE, format_hint=info
         )
-        async with self.db.write() as session:
-            session.add(row)
+        try:
+            async with self.db.write(core=True) as session:
+                await prepared.execute(session, INSERT_ASSET, row.values())
+        except BaseException:
+            self.discard([row])
+            raise
         return row, self.url(row.id, stored.format, row.expires_at)
 
     # --- storing -------------------------------------------------------------------------------
@@ -169,9 +227,16 @@ class AssetService:
             if len(self._dirs) > 1000:
                 self._dirs.clear()
             self._dirs.add(path.parent)
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        # written in place, under a fresh name ("x": never an existing file): nothing reads a file before
+        # its row is committed, and the row is inserted only after this returns, so a temporary name and
+        # a rename (one more syscall per output) protected nothing; a failed write leaves no file
+        try:
+            with open(path, "xb") as out:
+                out.write(data)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
 
     async def save(
         self,
@@ -184,8 +249,10 @@ class AssetService:
         format_hint: str | None = None,
         sandbox: bool = False,
         ref: OutputRef | None = None,
-    ) -> tuple[StoredOutput, Asset]:
-        """Write the file and describe it; the caller adds the returned `Asset` row in its transaction."""
+    ) -> tuple[StoredOutput, AssetRow]:
+        """Write the file and describe it; the caller inserts the returned row in its transaction
+        (`INSERT_ASSET`), or `discard`s it. While a request of this process waits for the task
+        (`awaiting`), the bytes stay in memory for it too (`read`)."""
         # small files are probed and written on the loop: a thread hop (and winning the GIL back from
         # the thread) costs more than the work; large ones, and PyAV, go to a thread
         if len(data) <= INLINE_BYTES:
@@ -206,24 +273,27 @@ class AssetService:
         width = info.width or (ref.width if ref else None)
         height = info.height or (ref.height if ref else None)
         duration = info.duration or (ref.duration if ref else None)
-        row = Asset(
-            id=asset_id,
-            account_id=account_id,
-            task_id=task_id,
-            kind=kind,
-            path=str(relative),
-            media_type=media_type.value,
-            content_type=content_type,
-            format=fmt,
-            bytes=len(data),
-            width=width,
-            height=height,
-            duration=duration,
-            sandbox=sandbox,
-            created_at=now,
-            expires_at=self.expiry(),
+        row = AssetRow(
+            asset_id,
+            account_id,
+            task_id,
+            kind,
+            str(relative),
+            media_type.value,
+            content_type,
+            fmt,
+            len(data),
+            width,
+            height,
+            duration,
+            sandbox,
+            now,
+            now + timedelta(hours=self.settings.asset_retention_hours),
         )
-        stored = StoredOutput(
+        if task_id is not None and (kept := self._awaited.get(task_id)) is not None and len(data) <= RECENT_MAX_FILE:
+            kept.append(asset_id)
+            self._remember(asset_id, data, content_type)
+        stored = StoredOutput.model_construct(
             asset_id=asset_id,
             media_type=media_type,
             format=fmt,
@@ -236,24 +306,78 @@ class AssetService:
         )
         return stored, row
 
-    def discard(self, rows: list[Asset]) -> None:
+    def discard(self, rows: list[AssetRow]) -> None:
         for row in rows:
+            self._forget(row.id)
             (self.root / row.path).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def awaiting(self, task_ids: list[str]) -> Iterator[None]:
+        """While inside, outputs stored for these tasks in this process also stay in memory, for `read`
+        (a request that waits for its tasks and then answers with their files); whatever it did not read
+        is dropped on leaving."""
+        for task_id in task_ids:
+            self._awaited.setdefault(task_id, [])
+        try:
+            yield
+        finally:
+            for task_id in task_ids:
+                for asset_id in self._awaited.pop(task_id, ()):
+                    self._forget(asset_id)
+
+    def _remember(self, asset_id: str, data: bytes, content_type: str) -> None:
+        self._recent[asset_id] = (data, content_type)
+        self._recent_size += len(data)
+        while self._recent_size > RECENT_BYTES:  # the oldest first (dicts keep insertion order)
+            self._forget(next(iter(self._recent)))
+
+    def _forget(self, asset_id: str) -> tuple[bytes, str] | None:
+        found = self._recent.pop(asset_id, None)
+        if found is not None:
+            self._recent_size -= len(found[0])
+        return found
+
+    async def _read_file(self, path: Path, size: int) -> bytes:
+        # (small files on the loop, as they are written: the thread hop costs more than the read)
+        return _read_bytes(path) if size <= INLINE_BYTES else await asyncio.to_thread(_read_bytes, path)
 
     # --- serving -------------------------------------------------------------------------------
 
-    async def open(self, asset_id: str, expires: int, signature: str) -> tuple[Path, str]:
-        """The file behind a signed URL, or NOT_FOUND (bad signature, expired or swept)."""
+    def _check_link(self, asset_id: str, expires: int, signature: str) -> None:
         if not self.check_signature(asset_id, expires, signature) or expires < int(utcnow().timestamp()):
             raise NotFound("File not found or link expired")
-        async with self.db.read() as session:
-            row = await session.get(Asset, asset_id)
-        if row is None or row.deleted_at is not None:
+
+    async def _lookup(self, asset_id: str) -> tuple[Path, str, int]:
+        # (a prepared point read: behind every file download, and every OpenAI answer with the file)
+        row = await self.db.fetch_one(ASSET_BY_ID, {"asset_id": asset_id})
+        if row is None or row["deleted_at"] is not None:
             raise NotFound("File not found or link expired")
-        path = self.root / row.path
+        return self.root / row["path"], row["content_type"], row["bytes"]
+
+    async def open(self, asset_id: str, expires: int, signature: str) -> tuple[Path, str]:
+        """The file behind a signed URL, or NOT_FOUND (bad signature, expired or swept)."""
+        self._check_link(asset_id, expires, signature)
+        path, content_type, _ = await self._lookup(asset_id)
         if not path.exists():
             raise NotFound("File not found or link expired")
-        return path, row.content_type
+        return path, content_type
+
+    async def read(self, asset_id: str, expires: int, signature: str) -> tuple[bytes, str]:
+        """The bytes behind a signed URL and their content type, or NOT_FOUND (as `open`).
+
+        An output stored in this process while a request was `awaiting` its task is taken from memory,
+        once (that request); anything else is read from the file. A kept output's row is committed with its
+        task (every asset id a client can name comes from a committed task), its link is checked here,
+        and an unexpired asset is never swept, so memory and file always agree."""
+        self._check_link(asset_id, expires, signature)
+        kept = self._forget(asset_id)
+        if kept is not None:
+            return kept
+        path, content_type, size = await self._lookup(asset_id)
+        try:
+            return await self._read_file(path, size), content_type
+        except FileNotFoundError as exc:
+            raise NotFound("File not found or link expired") from exc
 
     async def sweep(self) -> int:
         """Delete expired files; returns how many were removed."""

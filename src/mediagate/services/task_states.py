@@ -9,6 +9,7 @@ the runner on the job, the job on this module, and nothing depends upwards.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,13 +23,13 @@ from mediagate.domain.tasks import TaskRecord
 from mediagate.errors import ErrorCode
 from mediagate.events import EventBus, TaskHint
 from mediagate.services import billing
-from mediagate.services.assets import AssetService
+from mediagate.services.assets import INSERT_ASSET, AssetRow, AssetService
 from mediagate.services.metrics import Metrics
 from mediagate.services.views import OutputView, TaskView
 from mediagate.services.webhooks import WebhookService
 from mediagate.store import prepared
 from mediagate.store.db import Database
-from mediagate.store.tables import Asset, Task
+from mediagate.store.tables import Account, Task
 from mediagate.store.types import utcnow
 
 ACTIVE_VALUES = [s.value for s in ACTIVE]
@@ -73,8 +74,30 @@ FINISH_FAILED = (
         failed_at=_now,
     )
 )
-INSERT_ASSET = insert(Asset)
+#: a synchronous vendor's task: submitted and completed in one transaction (see `complete`)
+FINISH_COMPLETED_SUBMITTED = (
+    update(Task)
+    .where(_tasks.id == bindparam("task_id"), _active)
+    .values(
+        status=bindparam("new_status"),
+        updated_at=_now,
+        outputs=bindparam("outputs", type_=_tasks.outputs.type),
+        completed_at=_now,
+        progress=100,
+        provider=bindparam("provider_name"),
+        provider_job_id=bindparam("job_id"),
+        provider_state=bindparam("state", type_=_tasks.provider_state.type),
+        started_at=func.coalesce(_tasks.started_at, _now),
+    )
+)
 TASK_BY_ID = select(*Task.__table__.columns).where(Task.__table__.c.id == bindparam("task_id"))
+#: `finish` reads the ended task back with its account's webhook URL (one statement, not two)
+_accounts = Account.__table__.c
+FINISHED_TASK = (
+    select(*Task.__table__.columns, _accounts.webhook_url.label("account_webhook_url"))
+    .select_from(Task.__table__.outerjoin(Account.__table__, _accounts.id == _tasks.account_id))
+    .where(_tasks.id == bindparam("task_id"))
+)
 LIST_STATUSES = [s.value for s in TaskStatus]
 
 
@@ -214,10 +237,20 @@ class TaskStates:
                 hint = TaskHint(task_id, account_id, TaskStatus.PROCESSING.value, progress)
                 await self.bus.publish(session, hint)
 
-    async def complete(self, task_id: str, outputs: list[StoredOutput], assets: list[Asset]) -> bool:
+    async def complete(
+        self,
+        task_id: str,
+        outputs: list[StoredOutput],
+        assets: Sequence[AssetRow],
+        *,
+        submitted: tuple[str, str | None] | None = None,
+    ) -> bool:
+        """Completed with these stored outputs (and their asset rows). `submitted`: (provider, vendor job
+        id) of a synchronous vendor's answer, recorded in this same transaction (what `mark_submitted`
+        records for a vendor that is polled; see `TaskJob._submit`)."""
         expires = {a.id: a.expires_at.isoformat() for a in assets}
         serialized = [{**o.model_dump(mode="json"), "expires_at": expires.get(o.asset_id)} for o in outputs]
-        return await self.finish(task_id, TaskStatus.COMPLETED, outputs=serialized, assets=assets)
+        return await self.finish(task_id, TaskStatus.COMPLETED, outputs=serialized, assets=assets, submitted=submitted)
 
     async def finish(
         self,
@@ -227,7 +260,8 @@ class TaskStates:
         error_code: ErrorCode | str | None = None,
         error_message: str | None = None,
         outputs: list[dict[str, Any]] | None = None,
-        assets: list[Asset] | None = None,
+        assets: Sequence[AssetRow] = (),
+        submitted: tuple[str, str | None] | None = None,
     ) -> bool:
         """The one guarded terminal transition: status, credits and webhook outbox in one transaction.
 
@@ -237,22 +271,27 @@ class TaskStates:
         params: dict[str, Any] = {"task_id": task_id, "new_status": status.value, "now": now}
         if status is TaskStatus.COMPLETED:
             statement, params["outputs"] = FINISH_COMPLETED, outputs or []
+            if submitted is not None:
+                statement = FINISH_COMPLETED_SUBMITTED
+                params.update(provider_name=submitted[0], job_id=submitted[1], state={})
         else:
             statement = FINISH_FAILED
             params.update(error_code=str(error_code) if error_code else None, error_message=error_message)
-        async with self.db.write() as session:
+        # prepared Core statements only (the asset rows and the webhook outbox row too): no ORM objects,
+        # so the transaction takes `Database.write`'s Core path
+        async with self.db.write(core=True) as session:
             if not await prepared.execute(session, statement, params):
                 return False
-            found = await prepared.first(session, TASK_BY_ID, {"task_id": task_id})
+            found = await prepared.first(session, FINISHED_TASK, {"task_id": task_id})
             assert found is not None
             row = TaskRecord.from_row(found)
             await billing.settle(
                 session, row.account_id, row.id, row.credit_cost, row.model, capture=status is TaskStatus.COMPLETED
             )
-            for asset in assets or []:
-                values = {c.key: getattr(asset, c.key) for c in Asset.__table__.columns}
-                await prepared.execute(session, INSERT_ASSET, {k: v for k, v in values.items() if v is not None})
-            await self.webhooks.enqueue(session, row, self.view(row))
+            for asset in assets:
+                await prepared.execute(session, INSERT_ASSET, asset.values())
+            # (the view is built only when there is a webhook to send: most tasks have none)
+            await self.webhooks.enqueue(session, row, lambda: self.view(row), account_url=found["account_webhook_url"])
             await self.bus.publish(session, TaskHint(row.id, row.account_id, row.status, row.progress))
         self.metrics.task_finished(row.provider, status.value, row.error_code)
         return True

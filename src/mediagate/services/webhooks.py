@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from types import EllipsisType
 from typing import Any
 
 import httpx
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediagate.config import Settings
@@ -31,6 +33,8 @@ from mediagate.webhooks import signature_header
 
 #: built once: every task's end looks up its account's webhook URL
 ACCOUNT_WEBHOOK_URL = select(Account.__table__.c.webhook_url).where(Account.__table__.c.id == bindparam("account"))
+#: … and, when there is one, inserts its outbox row (prepared, in the transaction that ends the task)
+INSERT_MESSAGE = insert(WebhookMessage)
 EVENTS = {"completed": "task.completed", "failed": "task.failed", "cancelled": "task.cancelled"}
 
 
@@ -68,28 +72,44 @@ class WebhookService:
         self.db = db
         self.http = http
 
-    async def enqueue(self, session: AsyncSession, task: TaskRecord, view: TaskView) -> str | None:
+    async def enqueue(
+        self,
+        session: AsyncSession,
+        task: TaskRecord,
+        view: Callable[[], TaskView],
+        *,
+        account_url: str | EllipsisType | None = ...,
+    ) -> str | None:
+        """Record the task's webhook in the outbox, in the transaction of `session` (the one that ends the
+        task), when it has a URL (its own, or else its account's: `account_url` when the caller read it
+        already, looked up otherwise). `view` builds the task's view: called only then. Prepared Core
+        statements only (`Database.write(core=True)`)."""
         url = task.callback_url
         if url is None:
-            found = await prepared.first(session, ACCOUNT_WEBHOOK_URL, {"account": task.account_id})
-            url = found["webhook_url"] if found else None
+            if account_url is ...:
+                found = await prepared.first(session, ACCOUNT_WEBHOOK_URL, {"account": task.account_id})
+                account_url = found["webhook_url"] if found else None
+            url = account_url
         if not url:
             return None
-        msg_id = f"msg_{task.id.replace('-', '')}_{view.status}"
+        shown = view()
+        msg_id = f"msg_{task.id.replace('-', '')}_{shown.status}"
         now = utcnow()
-        session.add(
-            WebhookMessage(
-                id=msg_id,
-                account_id=task.account_id,
-                task_id=task.id,
-                event=EVENTS[view.status],
-                url=url,
-                payload=json.dumps(payload(view), ensure_ascii=False, separators=(",", ":")),
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+        await prepared.execute(
+            session,
+            INSERT_MESSAGE,
+            {
+                "id": msg_id,
+                "account_id": task.account_id,
+                "task_id": task.id,
+                "event": EVENTS[shown.status],
+                "url": url,
+                "payload": json.dumps(payload(shown), ensure_ascii=False, separators=(",", ":")),
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
         )
         return msg_id
 

@@ -113,19 +113,30 @@ def first_output(view: TaskView, media_type: str) -> OutputView:
     raise OpenAIError("The task finished without an output file", status=500, type="server_error")
 
 
-async def open_output(gateway: Gateway, output: OutputView) -> tuple[Path, str]:
-    """The stored file behind one of the task's signed output URLs: (path, content type)."""
-    parts = urlsplit(output.url)
+def _link(output: OutputView) -> tuple[str, int, str]:
+    """(asset id, expires, signature) of one of the task's signed output URLs."""
+    # ours, as `AssetService.url` makes them: …/files/<asset id>.<format>?expires=<n>&signature=<hex>
+    head, _, tail = output.url.partition("?expires=")
+    stamp, _, sign = tail.partition("&signature=")
+    if stamp.isascii() and stamp.isdigit() and sign.isascii() and sign.isalnum():
+        return head.rsplit("/", 1)[-1].rsplit(".", 1)[0], int(stamp), sign
+    parts = urlsplit(output.url)  # (anything else: read as a URL)
     query = parse_qs(parts.query)
     asset_id = parts.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     try:
         expires = int(query.get("expires", ["0"])[0])
     except ValueError:
         expires = 0
-    signature = query.get("signature", [""])[0]
-    return await gateway.assets.open(asset_id, expires, signature)
+    return asset_id, expires, query.get("signature", [""])[0]
+
+
+async def open_output(gateway: Gateway, output: OutputView) -> tuple[Path, str]:
+    """The stored file behind one of the task's signed output URLs: (path, content type)."""
+    return await gateway.assets.open(*_link(output))
 
 
 async def read_output(gateway: Gateway, output: OutputView) -> bytes:
-    path, _ = await open_output(gateway, output)
-    return await asyncio.to_thread(path.read_bytes)
+    """The bytes of one of the task's outputs: from memory when this process stored it while the
+    request was waiting for the task (`AssetService.awaiting`), else from the file."""
+    data, _ = await gateway.assets.read(*_link(output))
+    return data

@@ -10,15 +10,22 @@ import base64
 import binascii
 import contextlib
 import hashlib
-from collections.abc import Iterator
-from typing import Any
+import json
+from collections.abc import Callable, Iterator
+from email.message import Message
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
+from mediagate.api.fastjson import FastJSONResponse
 from mediagate.api.openai import mapping
-from mediagate.api.openai.errors import INVALID_REQUEST, OpenAIError, OpenAIRoute
+from mediagate.api.openai.errors import INVALID_REQUEST, OpenAIError, OpenAIRoute, error_response
 from mediagate.api.openai.jobs import (
     cancel_quietly,
     create_tasks,
@@ -39,7 +46,7 @@ from mediagate.api.openai.schemas import (
     unix,
     video_json,
 )
-from mediagate.api.rest.deps import CallerDep, CreatorDep, GatewayDep
+from mediagate.api.rest.deps import CallerDep, CreatorDep, GatewayDep, creating_caller
 from mediagate.catalog import ModelSpec
 from mediagate.domain.media import ACTIVE, MediaType
 from mediagate.domain.requests import GenerationInput
@@ -58,6 +65,7 @@ IMAGE_FORMATS = ("png", "jpeg", "webp", "gif")
 VIDEO_TYPES = ("video", "avatar")
 
 IdempotencyHeader = Header(default=None, alias="Idempotency-Key")
+BodyT = TypeVar("BodyT", bound=BaseModel)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -67,11 +75,17 @@ def rate_headers(request: Request) -> dict[str, str]:
     return dict(getattr(request.state, "rate_headers", None) or {})
 
 
-def answer(request: Request, payload: dict[str, Any], replayed: bool = False) -> JSONResponse:
+def answer(
+    request: Request,
+    payload: dict[str, Any],
+    replayed: bool = False,
+    *,
+    response_class: type[JSONResponse] = JSONResponse,
+) -> JSONResponse:
     headers = rate_headers(request)
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(payload, headers=headers)
+    return response_class(payload, headers=headers)
 
 
 @contextlib.contextmanager
@@ -204,40 +218,48 @@ async def images_answer(
     body: ImageParams,
     model: ModelSpec | None,
     inp: GenerationInput,
-    fingerprint: Any,
+    fingerprint: Callable[[], Any],
     idempotency_key: str | None,
 ) -> JSONResponse:
+    """Create the task(s), wait for them, answer `{created, data}`. `fingerprint` (the request as the
+    idempotency check compares it) is only computed when there is an `Idempotency-Key`."""
     with openai_params(IMAGE_PARAMS):
-        ids, replayed = await create_tasks(gateway, principal, [inp] * (body.n or 1), idempotency_key, fingerprint)
-    views = await wait_tasks(gateway, principal, ids, request)
-    for view in views:
-        if view.status != "completed":
-            raise failure(view)
+        ids, replayed = await create_tasks(
+            gateway, principal, [inp] * (body.n or 1), idempotency_key, fingerprint() if idempotency_key else None
+        )
     response_format = body.response_format or (
         "b64_json" if model is not None and model.id.startswith("gpt-image") else "url"
     )
-    data: list[dict[str, Any]] = []
-    fmt: str | None = None
-    size: str | None = None
-    for view in views:
-        output = first_output(view, "image")
-        fmt = fmt or output.format
-        if size is None and output.width and output.height:
-            size = f"{output.width}x{output.height}"
-        item: dict[str, Any] = (
-            {"b64_json": base64.b64encode(await read_output(gateway, output)).decode("ascii")}
-            if response_format == "b64_json"
-            else {"url": output.url}
-        )
-        if view.prompt != body.prompt.strip():
-            item["revised_prompt"] = view.prompt  # mediagate changed the prompt (e.g. a style hint)
-        data.append(item)
+    # the files a b64_json answer carries are kept in memory as the job stores them (no read back)
+    with gateway.assets.awaiting(ids if response_format == "b64_json" else []):
+        views = await wait_tasks(gateway, principal, ids, request)
+        for view in views:
+            if view.status != "completed":
+                raise failure(view)
+        data: list[dict[str, Any]] = []
+        fmt: str | None = None
+        size: str | None = None
+        for view in views:
+            output = first_output(view, "image")
+            fmt = fmt or output.format
+            if size is None and output.width and output.height:
+                size = f"{output.width}x{output.height}"
+            item: dict[str, Any] = (
+                {"b64_json": base64.b64encode(await read_output(gateway, output)).decode("ascii")}
+                if response_format == "b64_json"
+                else {"url": output.url}
+            )
+            if view.prompt != body.prompt.strip():
+                item["revised_prompt"] = view.prompt  # mediagate changed the prompt (e.g. a style hint)
+            data.append(item)
     payload: dict[str, Any] = {"created": unix(views[0].created_at), "data": data}
     if fmt in IMAGE_FORMATS:
         payload["output_format"] = fmt
     if size is not None:
         payload["size"] = size
-    return answer(request, payload, replayed)
+    # (orjson: the same bytes as `JSONResponse` for these strings and integers, without scanning the
+    # base64 text in Python)
+    return answer(request, payload, replayed, response_class=FastJSONResponse)
 
 
 @router.post("/images/generations")
@@ -249,10 +271,89 @@ async def create_image(
     idempotency_key: str | None = IdempotencyHeader,
 ) -> JSONResponse:
     """OpenAI `images.generate`: creates the task(s), waits for them, answers `{created, data}`."""
+    # (documents the endpoint in the OpenAPI schema; requests are served by `create_image_fast`, below,
+    # once `install_fast_routes` put it first in the app's routing table)
+    return await generate_images(request, gateway, principal, body, idempotency_key)
+
+
+async def generate_images(
+    request: Request,
+    gateway: Gateway,
+    principal: Principal,
+    body: ImageGenerationBody,
+    idempotency_key: str | None,
+) -> JSONResponse:
     model = resolve_model(gateway, body.model, (MediaType.IMAGE,), "images")
     inp = image_input(body, model, [])
-    fingerprint = {"endpoint": "images.generations", **body.model_dump(mode="json", exclude_none=True)}
+
+    def fingerprint() -> dict[str, Any]:
+        return {"endpoint": "images.generations", **body.model_dump(mode="json", exclude_none=True)}
+
     return await images_answer(request, gateway, principal, body, model, inp, fingerprint, idempotency_key)
+
+
+async def create_image_fast(request: Request) -> Response:
+    """`POST /v1/images/generations` as a plain Starlette endpoint: what `create_image` does, in the same
+    order and with the same errors — the body read and parsed as FastAPI parses it (a JSON error before
+    anything else), then authentication and the rate limit, then the body's validation, every error in
+    OpenAI's envelope — without FastAPI's per-request routing and dependency machinery, which cost more
+    than the route's own work (docs/benchmarks.md, round 4)."""
+    try:
+        data = await json_body(request)
+        principal = await creating_caller(request)
+        body = validated(ImageGenerationBody, data)
+        gateway: Gateway = request.app.state.gateway
+        return await generate_images(request, gateway, principal, body, request.headers.get("idempotency-key"))
+    except Exception as exc:
+        return error_response(exc, request)
+
+
+#: what FastAPI's body reading stands for when the body is empty (a required body is then missing)
+_NO_BODY = object()
+
+
+async def json_body(request: Request) -> Any:
+    """The request body as FastAPI reads a JSON body parameter: parsed only under a JSON content type
+    (`application/json`, `application/*+json`), else the bytes as they are (their validation fails);
+    `_NO_BODY` when empty. Invalid JSON raises FastAPI's `json_invalid` error, any other parsing error
+    its 400."""
+    raw = await request.body()
+    if not raw:
+        return _NO_BODY
+    content_type = request.headers.get("content-type")
+    if not content_type:
+        return raw
+    if content_type != "application/json":  # (what every client sends; anything else is parsed as FastAPI does)
+        message = Message()
+        message["content-type"] = content_type
+        subtype = message.get_content_subtype()
+        if message.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
+            return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
+        raise RequestValidationError([{**error, "ctx": {"error": exc.msg}}], body=exc.doc) from exc
+    except Exception as exc:
+        raise StarletteHTTPException(status_code=400, detail="There was an error parsing the body") from exc
+
+
+def validated(model: type[BodyT], data: Any) -> BodyT:
+    """`data` validated as FastAPI validates a single body parameter (error locations under `body`)."""
+    if data is _NO_BODY:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+
+
+def install_fast_routes(app: FastAPI) -> None:
+    """Put the plain route for `POST /v1/images/generations` first in the app's routing table (the
+    FastAPI route stays, for the OpenAPI schema, and is shadowed by it; other methods on that path still
+    reach the FastAPI routes, as before)."""
+    route = Route("/v1/images/generations", create_image_fast, methods=["POST"], include_in_schema=False)
+    app.router.routes.insert(0, route)
 
 
 @router.post("/images/edits")
@@ -280,11 +381,14 @@ async def edit_image(
     contents = [await read_upload(item, gateway, "image") for item in images]
     urls = [await store_image(gateway, principal, data, "image") for data in contents]
     inp = image_input(body, model, urls)
-    fingerprint = {
-        "endpoint": "images.edits",
-        **body.model_dump(mode="json", exclude_none=True),
-        "images": [digest(data) for data in contents],
-    }
+
+    def fingerprint() -> dict[str, Any]:
+        return {
+            "endpoint": "images.edits",
+            **body.model_dump(mode="json", exclude_none=True),
+            "images": [digest(data) for data in contents],
+        }
+
     return await images_answer(request, gateway, principal, body, model, inp, fingerprint, idempotency_key)
 
 
