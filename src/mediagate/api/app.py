@@ -14,6 +14,7 @@ from mediagate.api import errors
 from mediagate.api.digen import router as digen_router
 from mediagate.api.graphql import graphql_router
 from mediagate.api.openai import router as openai_router
+from mediagate.api.openai.router import install_fast_routes as install_openai_fast_routes
 from mediagate.api.rest import files, generations
 from mediagate.api.rest import router as rest_router
 from mediagate.api.rest.tasks import install_fast_routes
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True, gatewa
     errors.install(app)
     app.include_router(rest_router)
     install_fast_routes(app)  # GET /api/v1/tasks/{id} served by a plain route (docs/benchmarks.md)
+    install_openai_fast_routes(app)  # POST /v1/images/generations, the same way
     generations.install_fast_route(app)  # and POST /api/v1/generations
     app.include_router(files.router)
     app.include_router(graphql_router(), prefix="/graphql")
