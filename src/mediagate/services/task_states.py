@@ -75,20 +75,11 @@ FINISH_FAILED = (
     )
 )
 #: a synchronous vendor's task: submitted and completed in one transaction (see `complete`)
-FINISH_COMPLETED_SUBMITTED = (
-    update(Task)
-    .where(_tasks.id == bindparam("task_id"), _active)
-    .values(
-        status=bindparam("new_status"),
-        updated_at=_now,
-        outputs=bindparam("outputs", type_=_tasks.outputs.type),
-        completed_at=_now,
-        progress=100,
-        provider=bindparam("provider_name"),
-        provider_job_id=bindparam("job_id"),
-        provider_state=bindparam("state", type_=_tasks.provider_state.type),
-        started_at=func.coalesce(_tasks.started_at, _now),
-    )
+FINISH_COMPLETED_SUBMITTED = FINISH_COMPLETED.values(
+    provider=bindparam("provider_name"),
+    provider_job_id=bindparam("job_id"),
+    provider_state=bindparam("state", type_=_tasks.provider_state.type),
+    started_at=func.coalesce(_tasks.started_at, _now),
 )
 TASK_BY_ID = select(*Task.__table__.columns).where(Task.__table__.c.id == bindparam("task_id"))
 #: `finish` reads the ended task back with its account's webhook URL (one statement, not two)
