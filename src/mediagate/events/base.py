@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from mediagate.domain.tasks import TaskRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,9 @@ class TaskHint:
     account_id: str
     status: str
     progress: int = 0
+    #: the task as the publishing transaction wrote it, for this process's subscribers only (never on
+    #: the wire): a *terminal* hint's record is final, so a waiter may use it instead of re-reading
+    record: TaskRecord | None = field(default=None, compare=False, repr=False)
 
     def encode(self) -> str:
         """The wire form (a NOTIFY payload: well under PostgreSQL's 8000 bytes)."""
@@ -57,27 +62,36 @@ class Subscription:
         self.task_id = task_id
         self.account_id = account_id
         self._pending: dict[str, TaskHint] = {}
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
 
     def deliver(self, hint: TaskHint) -> None:
         self._pending[hint.task_id] = hint
-        self._wake.set()
+        self._wake()
 
     def resync(self) -> None:
         self._pending = {RESYNC.task_id: RESYNC}
-        self._wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def next(self, timeout: float | None = None) -> TaskHint | None:
         """The next hint (the latest one per task), or None when `timeout` passed without one."""
         while not self._pending:
-            self._wake.clear()
-            if timeout is None:
-                await self._wake.wait()
-            else:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                except TimeoutError:
-                    return None
+            # one future and one timer handle (no task per wait, as `asyncio.wait_for` would make)
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if not self._pending and timeout is not None:
+                return None  # timed out
         if RESYNC.task_id in self._pending:
             self._pending.clear()
             return RESYNC
@@ -101,6 +115,11 @@ class Subscription:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.hub.remove(self)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Hub:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,13 +28,15 @@ from sqlalchemy import select
 
 from mediagate.errors import RateLimitExceeded, TaskNotFound
 from mediagate.events import EventBus
-from mediagate.events.base import RESYNC
+from mediagate.events.base import RESYNC, Subscription
 from mediagate.services.task_states import TaskStates
 from mediagate.services.views import Principal, TaskView
 from mediagate.store.tables import Task
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 PENDING, PROCESSING, OUTPUT, TERMINAL_RANK = 0, 1000, 2000, 3000
+#: a server-side wait re-reads its tasks when no hint came for this long (a safety net: hints are hints)
+REREAD_SECONDS = 1.0
 #: seconds a client over the open-stream cap is told to wait (`Retry-After`)
 STREAM_RETRY_AFTER = 5
 
@@ -203,30 +205,83 @@ class TaskEvents:
         ids = list(reversed(newest))
         return [(i, parse_rank(rank_text) if i == task_id else -1) for i in ids]
 
-    async def wait(self, principal: Principal, task_ids: list[str], *, timeout: float) -> dict[str, TaskView]:
-        """Wait until every task is terminal or `timeout` passed; returns the terminal ones by id.
-
-        Woken by the tasks' hints (not a timer); re-reads at least every second anyway."""
-        deadline = time.monotonic() + timeout
-        done: dict[str, TaskView] = {}
+    @asynccontextmanager
+    async def watch(self, principal: Principal) -> AsyncIterator[Watch]:
+        """The hints of the caller's account from now on: enter it *before* creating the tasks to wait
+        for, and `Watch.wait` needs no first read of them (every change after their creation is hinted)."""
         async with self.bus.subscribe(account_id=principal.account_id) as sub:
-            waiting = list(task_ids)
-            while True:
-                for task_id in waiting:
-                    view = await self._owned(principal, task_id)
-                    if view.status in TERMINAL:
-                        done[task_id] = view
-                left = [i for i in task_ids if i not in done]
-                remaining = deadline - time.monotonic()
-                if not left or remaining <= 0:
-                    return done
-                hint = await sub.next(timeout=min(1.0, remaining))
-                if hint is None or hint is RESYNC:
-                    waiting = left
-                else:
-                    waiting = [hint.task_id] if hint.task_id in left and hint.status in TERMINAL else []
+            yield Watch(self, principal, sub)
+
+    async def wait(self, principal: Principal, task_ids: list[str], *, timeout: float) -> dict[str, TaskView]:
+        """Wait until every task is terminal or `timeout` passed; returns the terminal ones by id
+        (`Watch.wait`, on a watch opened now: each task is read once first)."""
+        async with self.watch(principal) as watch:
+            return await watch.wait(task_ids, timeout=timeout)
 
     async def wait_one(self, principal: Principal, task_id: str, *, timeout: float) -> TaskView:
         """The task once terminal, or as it is when `timeout` passed."""
         done = await self.wait(principal, [task_id], timeout=timeout)
         return done.get(task_id) or await self._owned(principal, task_id)
+
+
+class Watch:
+    """An account's hints, subscribed to before its tasks were created (`TaskEvents.watch`)."""
+
+    def __init__(self, events: TaskEvents, principal: Principal, sub: Subscription) -> None:
+        self.events = events
+        self.principal = principal
+        self.sub = sub
+
+    async def wait(
+        self,
+        task_ids: list[str],
+        *,
+        timeout: float,
+        known: Mapping[str, TaskView] | None = None,
+        idle: Callable[[], Awaitable[None]] | None = None,
+        idle_seconds: float = 1.0,
+    ) -> dict[str, TaskView]:
+        """Wait until every task is terminal or `timeout` passed; returns the terminal ones by id.
+
+        Woken by the tasks' hints (not a timer); re-reads them after a second without a hint anyway. `known`: views
+        of tasks created while this watch was open, as their creation answered them — every later change
+        of theirs is hinted here, so they are not read first (the others are). A terminal hint published
+        in this process carries the row its transaction wrote (final, since a task ends once): that one is
+        used as it is, any other is re-read. `idle` is awaited every `idle_seconds` of the wait (it may
+        raise to end it: a client that went away)."""
+        events, principal = self.events, self.principal
+        now = time.monotonic()
+        deadline, next_idle, next_read = now + timeout, now + idle_seconds, now + REREAD_SECONDS
+        done: dict[str, TaskView] = {}
+        waiting: list[str] = []
+        for task_id in task_ids:
+            seen = (known or {}).get(task_id)
+            if seen is None:
+                waiting.append(task_id)
+            elif seen.status in TERMINAL:
+                done[task_id] = seen
+        while True:
+            for task_id in waiting:
+                view = await events._owned(principal, task_id)
+                if view.status in TERMINAL:
+                    done[task_id] = view
+            left = [i for i in task_ids if i not in done]
+            now = time.monotonic()
+            if not left or now >= deadline:
+                return done
+            if idle is not None and now >= next_idle:
+                await idle()
+                now = time.monotonic()
+                next_idle = now + idle_seconds
+            wake = min(deadline, next_read, next_idle if idle is not None else deadline)
+            hint = await self.sub.next(timeout=max(0.0, wake - now))
+            if hint is RESYNC or (hint is None and time.monotonic() >= next_read):
+                waiting = left  # the bus may have lost hints, or none came for a while: read again
+                next_read = time.monotonic() + REREAD_SECONDS
+            elif hint is None or hint.task_id not in left or hint.status not in TERMINAL:
+                waiting = []
+            elif hint.record is not None and hint.record.account_id == principal.account_id:
+                done[hint.task_id] = events.states.view(hint.record)
+                waiting = []
+            else:
+                waiting = [hint.task_id]

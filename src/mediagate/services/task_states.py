@@ -283,6 +283,6 @@ class TaskStates:
                 await prepared.execute(session, INSERT_ASSET, asset.values())
             # (the view is built only when there is a webhook to send: most tasks have none)
             await self.webhooks.enqueue(session, row, lambda: self.view(row), account_url=found["account_webhook_url"])
-            await self.bus.publish(session, TaskHint(row.id, row.account_id, row.status, row.progress))
+            await self.bus.publish(session, TaskHint(row.id, row.account_id, row.status, row.progress, row))
         self.metrics.task_finished(row.provider, status.value, row.error_code)
         return True

@@ -20,12 +20,13 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Select, event
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.engine import Connection, Result, ScalarResult, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql import Executable
 from sqlalchemy.util import await_only
 
 from mediagate.store import prepared, sqlite_inline
@@ -62,7 +63,9 @@ def _sqlite_engine(url: str, *, writer: bool, fast: bool = True) -> AsyncEngine:
     """An engine on SQLite: on the inline driver (`sqlite_inline`) when `fast`, else on the stock
     aiosqlite driver (a thread per connection; SQLite's busy timeout waits in that thread)."""
     path = make_url(url).database or ":memory:"
-    pool: dict[str, Any] = {"pool_size": 1 if writer else 4, "max_overflow": 0 if writer else 8}
+    # the writer: one connection for ORM sessions, one that group commit holds for Core-only batches
+    # (`_GroupCommit`); both only ever used one at a time, under the group's lock
+    pool: dict[str, Any] = {"pool_size": 2 if writer else 4, "max_overflow": 0 if writer else 8}
     if fast:
 
         async def connect() -> Any:
@@ -89,6 +92,8 @@ def _sqlite_engine(url: str, *, writer: bool, fast: bool = True) -> AsyncEngine:
     def _on_begin(conn: Connection) -> None:
         driver = conn.connection.driver_connection
         if isinstance(driver, sqlite_inline.InlineConnection):
+            if driver.in_transaction:
+                return  # a Core batch's own BEGIN IMMEDIATE (`_GroupCommit`): SQLAlchemy joins it
             await_only(driver.execute_now(begin))  # straight to sqlite3: no statement machinery for BEGIN
         else:
             conn.exec_driver_sql(begin)
@@ -130,9 +135,10 @@ class Database:
         On SQLite, writers that queue up behind each other share one transaction (group commit,
         `_GroupCommit`): each still commits or fails on its own, and returns only once its work is
         committed. `core=True` promises that the block only runs Core statements (prepared ones or
-        `session.execute` of a Core statement), no ORM objects: its SAVEPOINT then goes straight to
-        SQLite, without SQLAlchemy's nested-transaction bookkeeping (the hot paths: creation and
-        `mark_submitted`).
+        `session.execute`/`scalar`/`scalars` of a Core statement), no ORM objects: a batch it opens runs
+        without an ORM session (`CoreSession`: BEGIN, SAVEPOINT and COMMIT straight to SQLite), and its
+        SAVEPOINT goes straight to SQLite in any batch (the hot paths: creating, submitting and ending
+        tasks, storing uploads).
 
         With `fast=False` every writer has its own transaction, as on PostgreSQL: group commit relies on
         statements that never suspend (the inline driver). On aiosqlite a writer cancelled in the middle
@@ -150,15 +156,17 @@ class Database:
         group = self._groups.get(loop)
         if group is None:
             for old in [k for k in self._groups if k.is_closed()]:
-                del self._groups[old]
-            group = self._groups[loop] = _GroupCommit(self._writer)
-        async with group.unit(core=core) as session:
+                # (its connection is loop-agnostic: the inline driver never suspends on a loop's I/O)
+                await self._groups.pop(old).release()
+            group = self._groups[loop] = _GroupCommit(self._writer, self.write_engine)
+        async with group.unit(core=core) as unit:
             # (a batch's writers share one session, one after the other: each sees its own list)
-            session.info[AFTER_COMMIT] = hooks
+            unit.info[AFTER_COMMIT] = hooks
             try:
-                yield session
+                # a `CoreSession` answers what Core-only code asks of an AsyncSession (and says so otherwise)
+                yield cast(AsyncSession, unit)
             finally:
-                session.info.pop(AFTER_COMMIT, None)
+                unit.info.pop(AFTER_COMMIT, None)
         # `unit` returns once the COMMIT holding this writer's work is done
         _run_hooks(hooks)
 
@@ -199,6 +207,9 @@ class Database:
     async def close(self) -> None:
         if self._points is not None:
             self._points.close()
+        for group in list(self._groups.values()):
+            await group.release()
+        self._groups.clear()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
@@ -222,35 +233,80 @@ def _run_hooks(hooks: list[Callable[[], None]]) -> None:
         hook()
 
 
+class CoreSession:
+    """The transaction a `Database.write(core=True)` block gets when it opens a batch on SQLite's inline
+    driver: group commit's own writer connection, without an ORM session — no unit of work, no
+    `SessionTransaction`, no pool checkout or reset per batch (`_GroupCommit`).
+
+    It answers the part of `AsyncSession` that Core-only code uses (`execute`, `scalar`, `scalars`,
+    `connection`, `bind`, `info`; `store.prepared` finds the inline driver in `info`), and anything else
+    with an error naming what was asked for: the block promised no ORM objects."""
+
+    __slots__ = ("_conn", "bind", "info")
+
+    def __init__(self, conn: AsyncConnection, driver: sqlite_inline.InlineConnection) -> None:
+        self._conn = conn
+        self.bind = conn.engine
+        self.info: dict[str, Any] = {prepared.INLINE_INFO: (driver, conn.dialect)}
+
+    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+        return await self._conn.execute(statement, params)
+
+    async def scalar(self, statement: Executable, params: Any = None) -> Any:
+        return await self._conn.scalar(statement, params)
+
+    async def scalars(self, statement: Executable, params: Any = None) -> ScalarResult[Any]:
+        return await self._conn.scalars(statement, params)
+
+    async def connection(self) -> AsyncConnection:
+        return self._conn
+
+    def __getattr__(self, name: str) -> Any:
+        raise TypeError(
+            f"{name!r}: a Database.write(core=True) block runs Core statements only and has no ORM session "
+            "(use Database.write())"
+        )
+
+
 class _GroupCommit:
     """Group commit for SQLite's one writer.
 
-    SQLite has a single writer, so in-process writers always queued for it (one pooled connection). A
-    commit writes every page the transaction touched to the WAL, and opening and committing a session
-    costs more Python than the statements in it: most of a `POST /api/v1/generations` (see
-    docs/benchmarks.md). So when writers are waiting, the next one continues the current transaction
-    instead of starting its own, and the last of the batch commits for all of them:
+    SQLite has a single writer, so in-process writers always queued for it. A commit writes every page
+    the transaction touched to the WAL, and opening and committing a session costs more Python than the
+    statements in it: most of a `POST /api/v1/generations` (see docs/benchmarks.md). So when writers are
+    waiting, the next one continues the current transaction instead of starting its own, and the last of
+    the batch commits for all of them:
 
-    - each writer's work runs inside a SAVEPOINT (`begin_nested`): an exception rolls back that writer's
-      work only, and only that writer sees it;
+    - each writer's work runs inside a SAVEPOINT: an exception rolls back that writer's work only, and
+      only that writer sees it;
     - a writer leaves `write()` only after the COMMIT that contains its work (if that commit fails,
       every writer of the batch gets the error: nothing of theirs was kept);
     - a batch ends when no writer is waiting or after `MAX_UNITS` writers, so one writer alone commits
       at once, exactly as before, and a batch waits for nobody.
+
+    A batch opened by a Core-only writer (`core=True`: the hot paths) runs on a writer connection the
+    group keeps checked out between batches, with `BEGIN IMMEDIATE`, `SAVEPOINT` and `COMMIT` sent
+    straight to `sqlite3` (`CoreSession`); a batch opened by any other writer has an ORM session on the
+    pool's other writer connection, and Core-only writers that join it use that session. An ORM writer
+    arriving while a Core batch is open commits that batch first (its writers are done and waiting for
+    the commit) and opens its own. The two connections are never in a transaction at the same time.
     """
 
     MAX_UNITS = 32
 
-    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, maker: async_sessionmaker[AsyncSession], engine: AsyncEngine) -> None:
         self._maker = maker
+        self._engine = engine
         self._lock = asyncio.Lock()
         self._waiting = 0
-        self._session: AsyncSession | None = None
+        self._session: AsyncSession | CoreSession | None = None
         self._committed: asyncio.Future[None] | None = None
         self._units = 0
+        #: the Core batches' connection and its inline driver, kept between batches
+        self._held: tuple[AsyncConnection, sqlite_inline.InlineConnection] | None = None
 
     @asynccontextmanager
-    async def unit(self, *, core: bool = False) -> AsyncIterator[AsyncSession]:
+    async def unit(self, *, core: bool = False) -> AsyncIterator[AsyncSession | CoreSession]:
         self._waiting += 1
         try:
             await self._lock.acquire()
@@ -261,15 +317,10 @@ class _GroupCommit:
             raise
         self._waiting -= 1
         try:
+            if not core and isinstance(self._session, CoreSession):
+                await self._commit()  # an ORM writer: the open Core batch's writers are done, commit them
             if self._session is None:
-                session = self._maker()
-                try:
-                    await session.begin()
-                    await session.connection()  # BEGIN IMMEDIATE now: the write lock, before any work
-                except BaseException:
-                    await session.close()
-                    raise
-                self._session, self._units = session, 0
+                self._session, self._units = await self._begin(core), 0
                 self._committed = asyncio.get_running_loop().create_future()
             session, committed = self._session, self._committed
             assert committed is not None
@@ -278,6 +329,7 @@ class _GroupCommit:
                     async with _raw_savepoint(session):
                         yield session
                 else:
+                    assert isinstance(session, AsyncSession)
                     async with session.begin_nested():
                         # emit the SAVEPOINT now: SQLAlchemy would only when the session next asks for
                         # its connection, and the prepared statements (`store/prepared.py`) never ask
@@ -290,6 +342,26 @@ class _GroupCommit:
         finally:
             self._lock.release()
         await asyncio.shield(committed)
+
+    async def _begin(self, core: bool) -> AsyncSession | CoreSession:
+        """A new batch's transaction, the write lock taken (BEGIN IMMEDIATE) before any work."""
+        if core:
+            if self._held is None:
+                conn = await self._engine.connect()
+                driver = (await conn.get_raw_connection()).driver_connection
+                assert isinstance(driver, sqlite_inline.InlineConnection)  # group commit runs on it only
+                self._held = (conn, driver)
+            conn, driver = self._held
+            await driver.execute_now("BEGIN IMMEDIATE")
+            return CoreSession(conn, driver)
+        session = self._maker()
+        try:
+            await session.begin()
+            await session.connection()  # BEGIN IMMEDIATE now
+        except BaseException:
+            await session.close()
+            raise
+        return session
 
     async def _commit_left_batch(self) -> None:
         async with self._lock:
@@ -306,11 +378,17 @@ class _GroupCommit:
                 await asyncio.sleep(0)
             if self._waiting:
                 return
+        await self._commit()
+
+    async def _commit(self) -> None:
         session, committed = self._session, self._committed
         self._session = self._committed = None
         assert session is not None and committed is not None
         try:
-            await session.commit()
+            if isinstance(session, CoreSession):
+                await self._commit_core(session)
+            else:
+                await session.commit()
         except BaseException as exc:
             committed.set_exception(exc)
             committed.exception()  # (retrieved: the writers that await it get it)
@@ -318,14 +396,44 @@ class _GroupCommit:
         else:
             committed.set_result(None)
         finally:
-            await session.close()
+            if not isinstance(session, CoreSession):
+                await session.close()
+
+    async def _commit_core(self, session: CoreSession) -> None:
+        conn, driver = session._conn, session.info[prepared.INLINE_INFO][0]
+        try:
+            if conn.in_transaction():  # SQLAlchemy ran a statement and joined the transaction
+                await conn.commit()
+            else:
+                await driver.commit()
+        except BaseException:
+            # nothing of the batch is kept; the connection goes back to the pool, clean or invalidated
+            await self.release()
+            raise
+
+    async def release(self) -> None:
+        """Give the Core batches' connection back (rolled back if a transaction is left open)."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        conn, driver = held
+        try:
+            if conn.in_transaction():
+                await conn.rollback()
+            elif driver.in_transaction:
+                await driver.rollback()
+            await conn.close()
+        except BaseException:
+            await conn.invalidate()
+            raise
 
 
 @asynccontextmanager
-async def _raw_savepoint(session: AsyncSession) -> AsyncIterator[None]:
+async def _raw_savepoint(session: AsyncSession | CoreSession) -> AsyncIterator[None]:
     """A SAVEPOINT issued on the inline driver itself (for Core-only writers, see `Database.write`)."""
-    raw, _ = await prepared.inline(session)
+    raw, _ = await prepared.inline(cast(AsyncSession, session))
     if raw is None:  # the stock driver (`fast=False`): SQLAlchemy's own SAVEPOINT
+        assert isinstance(session, AsyncSession)
         async with session.begin_nested():
             await session.connection()
             yield

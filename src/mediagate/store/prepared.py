@@ -102,17 +102,21 @@ def _result_processor(type_: Any, dialect: Dialect) -> Any:
     return type_.dialect_impl(dialect).result_processor(dialect, None)
 
 
+#: `session.info` key of the session's inline driver and dialect (`inline`; set up front by `store.db.CoreSession`)
+INLINE_INFO = "mediagate.inline"
+
+
 async def inline(session: AsyncSession) -> tuple[InlineConnection | None, Dialect]:
     """The session's inline SQLite connection (None on other drivers) and its dialect, looked up once
     per session (asking the session for its connection costs more than the statement itself)."""
-    found: tuple[InlineConnection | None, Dialect] | None = session.info.get("mediagate.inline")
+    found: tuple[InlineConnection | None, Dialect] | None = session.info.get(INLINE_INFO)
     if found is None:
         conn = await session.connection()
         driver: Any = None
         if conn.dialect.name == "sqlite":
             driver = (await conn.get_raw_connection()).driver_connection
         found = (driver if isinstance(driver, InlineConnection) else None, conn.dialect)
-        session.info["mediagate.inline"] = found
+        session.info[INLINE_INFO] = found
     return found
 
 

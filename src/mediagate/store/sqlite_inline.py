@@ -164,6 +164,11 @@ class InlineConnection:
                 delay = min(0.05, delay * 2)
 
     @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (aiosqlite's name, sqlite3's meaning)."""
+        return self._conn.in_transaction
+
+    @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 

@@ -5,9 +5,8 @@ Only core services are used: `gateway.tasks`, `gateway.events`, `gateway.idempot
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +18,7 @@ from mediagate.domain.requests import GenerationInput
 from mediagate.errors import MediagateError
 from mediagate.gateway import Gateway
 from mediagate.services.idempotency import Claim
+from mediagate.services.task_events import Watch
 from mediagate.services.views import OutputView, Principal, TaskView
 
 TERMINAL = ("completed", "failed", "cancelled")
@@ -28,19 +28,29 @@ DISCONNECT_CHECK_SECONDS = 1.0
 WAIT_MARGIN_SECONDS = 30.0
 
 
+@dataclass(frozen=True, slots=True)
+class Created:
+    ids: list[str]
+    #: the idempotency key's earlier answer (the tasks were created by an earlier request)
+    replayed: bool
+    #: the views `TaskService.create` answered, by id (none when replayed)
+    views: dict[str, TaskView]
+
+
 async def create_tasks(
     gateway: Gateway,
     principal: Principal,
     inputs: list[GenerationInput],
     idempotency_key: str | None,
     fingerprint: Any,
-) -> tuple[list[str], bool]:
-    """Create one task per input; returns (task ids, replayed).
+) -> Created:
+    """Create one task per input.
 
     With an `Idempotency-Key`, the ids are stored in the transaction that creates the last task, so a
     retry gets the same tasks (and waits for them) instead of paying again. If a later task cannot be
     created, the earlier ones are cancelled (refunded) and the error is raised.
     """
+    views: dict[str, TaskView] = {}
 
     async def handler(claim: Claim | None) -> tuple[int, dict[str, Any]]:
         ids: list[str] = []
@@ -56,13 +66,14 @@ async def create_tasks(
                     principal, inp, claim=claim if last else None, render=render if last else None
                 )
                 ids.append(view.id)
+                views[view.id] = view
         except BaseException:
             await cancel_quietly(gateway, principal, ids)
             raise
         return 200, {"task_ids": ids}
 
     _, payload, replayed = await gateway.idempotency.run(principal, idempotency_key, fingerprint, handler)
-    return [str(i) for i in payload.get("task_ids", [])], replayed
+    return Created([str(i) for i in payload.get("task_ids", [])], replayed, {} if replayed else views)
 
 
 async def cancel_quietly(gateway: Gateway, principal: Principal, ids: list[str]) -> None:
@@ -71,25 +82,32 @@ async def cancel_quietly(gateway: Gateway, principal: Principal, ids: list[str])
             await gateway.tasks.cancel(principal, task_id)
 
 
-async def wait_tasks(gateway: Gateway, principal: Principal, ids: list[str], request: Request) -> list[TaskView]:
-    """Wait until every task is terminal (bounded by the task timeout), woken by the tasks' events.
+class _ClientGone(Exception):
+    pass
+
+
+async def wait_tasks(
+    gateway: Gateway, principal: Principal, watch: Watch, created: Created, request: Request
+) -> list[TaskView]:
+    """Wait until every task is terminal (bounded by the task timeout), woken by the tasks' events on
+    `watch` — opened before the tasks were created, so the views their creation answered stand until a
+    hint says otherwise.
 
     When the client goes away, or the wait runs out, the unfinished tasks are cancelled (refunded)."""
-    deadline = time.monotonic() + gateway.settings.task_timeout_seconds + WAIT_MARGIN_SECONDS
-    waiter = asyncio.ensure_future(gateway.events.wait(principal, ids, timeout=deadline - time.monotonic()))
+    ids = created.ids
+    timeout = gateway.settings.task_timeout_seconds + WAIT_MARGIN_SECONDS
+
+    async def still_there() -> None:
+        if await request.is_disconnected():
+            raise _ClientGone
+
     try:
-        while True:
-            done, _ = await asyncio.wait({waiter}, timeout=DISCONNECT_CHECK_SECONDS)
-            if done:
-                views = waiter.result()
-                break
-            if await request.is_disconnected():
-                waiter.cancel()
-                await cancel_quietly(gateway, principal, ids)
-                raise OpenAIError("The client closed the request", status=499, code="client_closed_request")
-    finally:
-        if not waiter.done():
-            waiter.cancel()
+        views = await watch.wait(
+            ids, timeout=timeout, known=created.views, idle=still_there, idle_seconds=DISCONNECT_CHECK_SECONDS
+        )
+    except _ClientGone:
+        await cancel_quietly(gateway, principal, ids)
+        raise OpenAIError("The client closed the request", status=499, code="client_closed_request") from None
     pending = [i for i in ids if i not in views]
     if pending:
         await cancel_quietly(gateway, principal, pending)

@@ -223,35 +223,39 @@ async def images_answer(
 ) -> JSONResponse:
     """Create the task(s), wait for them, answer `{created, data}`. `fingerprint` (the request as the
     idempotency check compares it) is only computed when there is an `Idempotency-Key`."""
-    with openai_params(IMAGE_PARAMS):
-        ids, replayed = await create_tasks(
-            gateway, principal, [inp] * (body.n or 1), idempotency_key, fingerprint() if idempotency_key else None
-        )
     response_format = body.response_format or (
         "b64_json" if model is not None and model.id.startswith("gpt-image") else "url"
     )
-    # the files a b64_json answer carries are kept in memory as the job stores them (no read back)
-    with gateway.assets.awaiting(ids if response_format == "b64_json" else []):
-        views = await wait_tasks(gateway, principal, ids, request)
-        for view in views:
-            if view.status != "completed":
-                raise failure(view)
-        data: list[dict[str, Any]] = []
-        fmt: str | None = None
-        size: str | None = None
-        for view in views:
-            output = first_output(view, "image")
-            fmt = fmt or output.format
-            if size is None and output.width and output.height:
-                size = f"{output.width}x{output.height}"
-            item: dict[str, Any] = (
-                {"b64_json": base64.b64encode(await read_output(gateway, output)).decode("ascii")}
-                if response_format == "b64_json"
-                else {"url": output.url}
+    # watching the account's events before the tasks exist: no change to them can be missed
+    async with gateway.events.watch(principal) as watch:
+        with openai_params(IMAGE_PARAMS):
+            created = await create_tasks(
+                gateway, principal, [inp] * (body.n or 1), idempotency_key, fingerprint() if idempotency_key else None
             )
-            if view.prompt != body.prompt.strip():
-                item["revised_prompt"] = view.prompt  # mediagate changed the prompt (e.g. a style hint)
-            data.append(item)
+        ids, replayed = created.ids, created.replayed
+        # the files a b64_json answer carries are kept in memory as the job stores them (no read back;
+        # what a job stored before this, or another process's job, is read from the file)
+        with gateway.assets.awaiting(ids if response_format == "b64_json" else []):
+            views = await wait_tasks(gateway, principal, watch, created, request)
+            for view in views:
+                if view.status != "completed":
+                    raise failure(view)
+            data: list[dict[str, Any]] = []
+            fmt: str | None = None
+            size: str | None = None
+            for view in views:
+                output = first_output(view, "image")
+                fmt = fmt or output.format
+                if size is None and output.width and output.height:
+                    size = f"{output.width}x{output.height}"
+                item: dict[str, Any] = (
+                    {"b64_json": base64.b64encode(await read_output(gateway, output)).decode("ascii")}
+                    if response_format == "b64_json"
+                    else {"url": output.url}
+                )
+                if view.prompt != body.prompt.strip():
+                    item["revised_prompt"] = view.prompt  # mediagate changed the prompt (e.g. a style hint)
+                data.append(item)
     payload: dict[str, Any] = {"created": unix(views[0].created_at), "data": data}
     if fmt in IMAGE_FORMATS:
         payload["output_format"] = fmt
@@ -437,9 +441,11 @@ async def create_speech(
         options=options,
     )
     fingerprint = {"endpoint": "audio.speech", **body.model_dump(mode="json", exclude_none=True)}
-    with openai_params(SPEECH_PARAMS):
-        ids, replayed = await create_tasks(gateway, principal, [inp], idempotency_key, fingerprint)
-    (view,) = await wait_tasks(gateway, principal, ids, request)
+    async with gateway.events.watch(principal) as watch:
+        with openai_params(SPEECH_PARAMS):
+            created = await create_tasks(gateway, principal, [inp], idempotency_key, fingerprint)
+        (view,) = await wait_tasks(gateway, principal, watch, created, request)
+    replayed = created.replayed
     if view.status != "completed":
         raise failure(view)
     output = first_output(view, "audio")
@@ -554,9 +560,9 @@ async def create_video(
     if upload is not None:
         fingerprint["input_reference_file"] = digest(upload)
     with openai_params(VIDEO_PARAMS):
-        ids, replayed = await create_tasks(gateway, principal, [inp], idempotency_key, fingerprint)
-    view = await gateway.tasks.get(principal, ids[0])
-    return answer(request, video_json(view), replayed)
+        created = await create_tasks(gateway, principal, [inp], idempotency_key, fingerprint)
+    view = await gateway.tasks.get(principal, created.ids[0])
+    return answer(request, video_json(view), created.replayed)
 
 
 async def video_task(gateway: Gateway, principal: Principal, video_id: str) -> TaskView:
