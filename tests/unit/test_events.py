@@ -105,3 +105,22 @@ def test_events_are_ranked_along_the_task_s_states() -> None:
 def test_last_event_ids() -> None:
     assert parse_rank(None) == -1 and parse_rank("") == -1 and parse_rank("nope") == -1
     assert parse_rank("1040") == 1040
+
+
+async def test_narrowing_an_account_subscription_keeps_its_tasks_pending_hints_and_drops_the_rest() -> None:
+    hub = Hub()
+    async with Subscription(hub, account_id="a1") as sub:
+        for task in ("t1", "t2", "t3"):
+            hub.deliver(hint(task=task))
+        sub.narrow(["t1", "t2", "t9"])
+        hub.deliver(hint(task="t3", progress=50))  # another task of the account: not any more
+        hub.deliver(hint(task="t9", status="completed"))
+        got = [await sub.next(timeout=0) for _ in range(3)]
+        assert [h.task_id for h in got if h is not None] == ["t1", "t2", "t9"]
+        assert await sub.next(timeout=0.01) is None
+        assert hub.count() == 1  # under three tasks, counted once
+        hub.resync_all()
+        assert await sub.next(timeout=0) is RESYNC
+        assert await sub.next(timeout=0.01) is None  # resynced once, not once per task
+    assert hub.count() == 0
+    hub.deliver(hint(task="t1"))  # nothing left registered: no error, nobody to wake

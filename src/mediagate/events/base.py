@@ -17,7 +17,7 @@ subscribers robust:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol
@@ -61,8 +61,26 @@ class Subscription:
         self.hub = hub
         self.task_id = task_id
         self.account_id = account_id
+        #: after `narrow`: the tasks watched (instead of `task_id` / `account_id`)
+        self.task_ids: frozenset[str] = frozenset()
         self._pending: dict[str, TaskHint] = {}
         self._waiter: asyncio.Future[None] | None = None
+        self._registered = False
+
+    def narrow(self, task_ids: Iterable[str]) -> None:
+        """From now on, only the hints of these tasks (those already pending for them are kept, and a
+        pending resync). One synchronous step, so nothing published in between is lost: subscribe to
+        the account before creating tasks, narrow to them once their ids are known — and an account's
+        hints stop waking every one of its waiters."""
+        ids = frozenset(task_ids)
+        registered = self._registered
+        if registered:
+            self.hub.remove(self)
+        self.task_id = self.account_id = None
+        self.task_ids = ids
+        self._pending = {k: v for k, v in self._pending.items() if k in ids or k == RESYNC.task_id}
+        if registered:
+            self.hub.add(self)
 
     def deliver(self, hint: TaskHint) -> None:
         self._pending[hint.task_id] = hint
@@ -109,11 +127,13 @@ class Subscription:
 
     async def __aenter__(self) -> Subscription:
         self.hub.add(self)
+        self._registered = True
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._registered = False
         self.hub.remove(self)
 
 
@@ -129,23 +149,25 @@ class Hub:
         self._by_task: dict[str, set[Subscription]] = {}
         self._by_account: dict[str, set[Subscription]] = {}
 
-    def _index(self, sub: Subscription) -> tuple[dict[str, set[Subscription]], str]:
+    def _keys(self, sub: Subscription) -> list[tuple[dict[str, set[Subscription]], str]]:
+        if sub.task_ids:
+            return [(self._by_task, t) for t in sub.task_ids]
         if sub.task_id is not None:
-            return self._by_task, sub.task_id
+            return [(self._by_task, sub.task_id)]
         assert sub.account_id is not None
-        return self._by_account, sub.account_id
+        return [(self._by_account, sub.account_id)]
 
     def add(self, sub: Subscription) -> None:
-        index, key = self._index(sub)
-        index.setdefault(key, set()).add(sub)
+        for index, key in self._keys(sub):
+            index.setdefault(key, set()).add(sub)
 
     def remove(self, sub: Subscription) -> None:
-        index, key = self._index(sub)
-        subs = index.get(key)
-        if subs is not None:
-            subs.discard(sub)
-            if not subs:
-                del index[key]
+        for index, key in self._keys(sub):
+            subs = index.get(key)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del index[key]
 
     def deliver(self, hint: TaskHint) -> None:
         for sub in (*self._by_task.get(hint.task_id, ()), *self._by_account.get(hint.account_id, ())):
@@ -156,8 +178,12 @@ class Hub:
             sub.resync()
 
     def _all(self) -> Iterator[Subscription]:
+        seen: set[int] = set()
         for subs in (*self._by_task.values(), *self._by_account.values()):
-            yield from subs
+            for sub in subs:
+                if id(sub) not in seen:  # (a narrowed subscription is under each of its tasks)
+                    seen.add(id(sub))
+                    yield sub
 
     def count(self) -> int:
         return sum(1 for _ in self._all())

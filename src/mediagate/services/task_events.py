@@ -225,7 +225,8 @@ class TaskEvents:
 
 
 class Watch:
-    """An account's hints, subscribed to before its tasks were created (`TaskEvents.watch`)."""
+    """An account's hints, subscribed to before its tasks were created (`TaskEvents.watch`); `wait`
+    narrows it to the tasks it waits for (so one account's many concurrent waits do not wake each other)."""
 
     def __init__(self, events: TaskEvents, principal: Principal, sub: Subscription) -> None:
         self.events = events
@@ -250,6 +251,7 @@ class Watch:
         used as it is, any other is re-read. `idle` is awaited every `idle_seconds` of the wait (it may
         raise to end it: a client that went away)."""
         events, principal = self.events, self.principal
+        self.sub.narrow(task_ids)  # (before any await: see `Subscription.narrow`)
         now = time.monotonic()
         deadline, next_idle, next_read = now + timeout, now + idle_seconds, now + REREAD_SECONDS
         done: dict[str, TaskView] = {}
