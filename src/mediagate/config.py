@@ -61,6 +61,26 @@ class Settings(BaseSettings):
     #: at most this many open streams per API key in one API process (more → 429 with Retry-After)
     event_keepalive_seconds: float = 15.0
     event_streams_per_key: int = 20
+    # --- limits on what clients send (docs/security.md) -----------------------------------------
+    #: any request body, read as a stream and refused past this (413 in the route's envelope)
+    request_max_bytes: int = 25 * 1024 * 1024
+    #: a JSON body (REST, OpenAI, DigenAI, GraphQL over HTTP)
+    json_max_bytes: int = 1024 * 1024
+    #: nesting of any JSON body or option value (objects and arrays)
+    json_max_depth: int = 32
+    #: one generation's `options`, as JSON
+    options_max_bytes: int = 64 * 1024
+    #: GraphQL documents: size, tokens, aliases, depth and root fields per operation, checked before
+    #: execution (size and tokens before parsing completes)
+    graphql_max_document_bytes: int = 100_000
+    graphql_max_tokens: int = 10_000
+    graphql_max_aliases: int = 30
+    graphql_max_depth: int = 15
+    graphql_max_root_fields: int = 20
+    #: the HTTP server: a request's headers must arrive within this, an idle keep-alive connection is
+    #: closed after that
+    http_header_timeout_seconds: float = 10.0
+    http_keepalive_seconds: float = 5.0
     catalog_dir: Path | None = None
     disabled_providers: list[str] = Field(default_factory=list)
     provider_weights: dict[str, float] = Field(default_factory=dict)
