@@ -56,3 +56,27 @@ async def test_a_refused_hit_is_not_counted(windows: RedisWindows) -> None:
         assert (await windows.hit(key, 2))[0] is False
     client = windows.client
     assert await client.llen(f"mediagate:rate:{key[0]}:{key[1]}") == 2
+
+
+async def test_several_hits_are_counted_all_or_none(windows: RedisWindows) -> None:
+    """A GraphQL operation with n root fields counts n requests: in one go, or not at all."""
+    from mediagate.services.limits import MemoryWindows
+
+    memory = MemoryWindows()
+    for store in (windows, memory):
+        key = (f"key-{uuid.uuid4()}", "create")
+
+        async def hit(count: int, store: object = store, key: tuple[str, str] = key) -> tuple[bool, int]:
+            result = store.hit(key, 5, count)  # type: ignore[attr-defined]  # either window class
+            if not isinstance(result, tuple):
+                result = await result
+            return result[0], result[1]
+
+        assert await hit(3) == (True, 2)
+        assert await hit(3) == (False, 2), type(store)  # room for 2: none of the 3 is taken
+        assert await hit(2) == (True, 0)
+        assert await hit(1) == (False, 0)
+        assert await hit(6) == (False, 0)  # more than the limit ever allows
+        fresh = (f"key-{uuid.uuid4()}", "create")
+        assert (await hit(6, key=fresh))[0] is False
+        assert await hit(5, key=fresh) == (True, 0)

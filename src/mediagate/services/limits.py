@@ -57,8 +57,9 @@ class MemoryWindows:
     def __init__(self) -> None:
         self.windows: dict[tuple[str, str], deque[float]] = {}
 
-    def hit(self, key: tuple[str, str], limit: int) -> tuple[bool, int, float]:
-        """Count one hit unless the window is full: (allowed, remaining, when the oldest hit expires)."""
+    def hit(self, key: tuple[str, str], limit: int, count: int = 1) -> tuple[bool, int, float]:
+        """Count `count` hits unless the window has no room for all of them (then none): (allowed,
+        remaining, when the oldest hit expires)."""
         now = time.time()
         window = self.windows.get(key)
         if window is None:
@@ -68,9 +69,9 @@ class MemoryWindows:
         cutoff = now - self.WINDOW
         while window and window[0] <= cutoff:
             window.popleft()
-        if len(window) >= limit:
-            return False, 0, window[0] + self.WINDOW
-        window.append(now)
+        if len(window) + count > limit:
+            return False, max(0, limit - len(window)), (window[0] if window else now) + self.WINDOW
+        window.extend([now] * count)
         return True, limit - len(window), window[0] + self.WINDOW
 
     def _prune(self, now: float) -> None:
@@ -93,8 +94,10 @@ class LimitService:
     def plan(self, principal: Principal) -> Plan:
         return self.plans.get(principal.plan)
 
-    async def hit(self, principal: Principal, kind: str) -> RateInfo | None:
-        """Count one request of `kind` (create | query); raise 429 when over the plan's limit.
+    async def hit(self, principal: Principal, kind: str, count: int = 1) -> RateInfo | None:
+        """Count `count` requests of `kind` (create | query) — e.g. one per root field of a GraphQL
+        operation; raise 429 when the plan's window has no room for all of them (a window never takes
+        part of them).
 
         Returns the tightest applicable window for the X-RateLimit-* headers, or None when the plan
         is unlimited.
@@ -109,10 +112,10 @@ class LimitService:
         tightest: RateInfo | None = None
         for scope, amount in checks:
             if self.memory is not None:
-                allowed, remaining, reset_at = self.memory.hit((principal.key_id, scope), amount)
+                allowed, remaining, reset_at = self.memory.hit((principal.key_id, scope), amount, count)
             else:
                 assert self.redis is not None
-                allowed, remaining, reset_at = await self.redis.hit((principal.key_id, scope), amount)
+                allowed, remaining, reset_at = await self.redis.hit((principal.key_id, scope), amount, count)
             reset = max(1, math.ceil(reset_at - time.time()))
             info = RateInfo(limit=amount, remaining=remaining, reset_seconds=reset)
             if not allowed:

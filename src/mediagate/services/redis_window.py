@@ -12,18 +12,26 @@ from __future__ import annotations
 import time
 from typing import Any
 
-#: KEYS[1] the window; ARGV now (s), limit, window length (s) → {allowed 0|1, hits in the window, oldest}
+#: KEYS[1] the window; ARGV now (s), limit, window length (s), hits to count → {allowed 0|1, hits in
+#: the window, oldest}. The hits are counted all or none: room for all of them means the window holds
+#: at most limit - count hits, i.e. its (limit - count)-th newest (0-based) is missing or outside it.
 SCRIPT = """
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local expiry = tonumber(ARGV[3])
+local count = tonumber(ARGV[4] or "1")
 local start = now - expiry
 local allowed = 1
-local entry = redis.call('lindex', KEYS[1], limit - 1)
-if entry and tonumber(entry) >= start then
+local entry = false
+if count <= limit then
+  entry = redis.call('lindex', KEYS[1], limit - count)
+end
+if count > limit or (entry and tonumber(entry) >= start) then
   allowed = 0
 else
-  redis.call('lpush', KEYS[1], ARGV[1])
+  for _ = 1, count do
+    redis.call('lpush', KEYS[1], ARGV[1])
+  end
   redis.call('ltrim', KEYS[1], 0, limit - 1)
   redis.call('expire', KEYS[1], math.ceil(expiry))
 end
@@ -55,14 +63,15 @@ class RedisWindows:
         self.client: Any = redis.from_url(url)
         self.script: Any = self.client.register_script(SCRIPT)
 
-    async def hit(self, key: tuple[str, str], limit: int) -> tuple[bool, int, float]:
-        """Count one hit under `limit` per minute: (allowed, remaining, the time the window resets)."""
+    async def hit(self, key: tuple[str, str], limit: int, count: int = 1) -> tuple[bool, int, float]:
+        """Count `count` hits (all or none) under `limit` per minute: (allowed, remaining, the time the
+        window resets)."""
         now = time.time()
-        allowed, count, oldest = await self.script(
-            keys=[f"mediagate:rate:{key[0]}:{key[1]}"], args=[repr(now), limit, WINDOW_SECONDS]
+        allowed, held, oldest = await self.script(
+            keys=[f"mediagate:rate:{key[0]}:{key[1]}"], args=[repr(now), limit, WINDOW_SECONDS, count]
         )
         reset_at = (float(oldest) if oldest else now) + WINDOW_SECONDS
-        return bool(allowed), max(0, limit - int(count)), reset_at
+        return bool(allowed), max(0, limit - int(held)), reset_at
 
     async def close(self) -> None:
         await self.client.aclose()

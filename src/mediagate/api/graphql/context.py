@@ -1,4 +1,21 @@
-"""The per-request context: the gateway, the HTTP request/response, and the authenticated caller.
+"""The per-request context: the gateway, the HTTP request/response, and the authenticated caller —
+and the admission of an operation (`Authenticate`), decided once, after validation and before any
+resolver runs.
+
+Admission counts **root fields, not documents**: every root field a mutation runs is one hit of the
+`create` rate limit, every root field a query (or subscription) runs one hit of `query` — so an
+operation with 50 `generate` aliases costs 50 creations, and one with 1,000 `generation` aliases is
+refused by `graphql_max_root_fields` before it costs anything (`limits.py`). When an operation creates
+more than one task (`generate`, `videoCreate`), the plan's concurrency and daily caps are checked for
+all of them at once, before the first one runs: either all of them may start or none does (HTTP 429,
+`Retry-After`, nothing created or charged). Each task's own transaction still admits it (the exact,
+race-free check); if a race with another request (or a later field's credits or input) stops the
+operation halfway, the tasks it did create are reported in the response's
+`extensions.createdGenerations` — never created and hidden.
+
+Introspection-only operations (`__schema`, `__type`, `__typename`) need no key (GraphiQL loads the
+schema before one is typed); they count against a rate-limit window of the client's IP address with the
+default plan's limits, and they are size-, token-, alias- and depth-limited like any other document.
 
 A WebSocket connection (graphql-transport-ws) has one `WebSocketContext` for all its operations: the
 key arrives once, with `connection_init`, and every operation re-checks it and counts against the
@@ -9,23 +26,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 
-from graphql import (
-    DocumentNode,
-    ExecutionResult,
-    FieldNode,
-    GraphQLError,
-    get_operation_ast,
-)
+from graphql import ExecutionResult, GraphQLError, get_operation_ast
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 from strawberry.types.graphql import OperationType
 
-from mediagate.errors import InvalidApiKey, MediagateError
+from mediagate.api.graphql.limits import DocumentRefused, root_fields
+from mediagate.errors import InvalidApiKey, MediagateError, RateLimitExceeded
 from mediagate.gateway import Gateway
 from mediagate.services.views import Principal
+
+#: root fields that create a task (admitted all-or-nothing when an operation has several)
+CREATING = frozenset({"generate", "videoCreate"})
+
+
+def counted_fields(names: list[str]) -> list[str]:
+    """The root fields that count against the rate limit: all but introspection's."""
+    return [name for name in names if not name.startswith("__")]
 
 
 class GraphQLContext(BaseContext):
@@ -33,6 +54,8 @@ class GraphQLContext(BaseContext):
         super().__init__()
         self.gateway = gateway
         self.principal: Principal | None = None
+        #: (response key, task id) of every task this request created (`schema.create_generation`)
+        self.created: list[tuple[str, str]] = []
 
     @property
     def http_request(self) -> Request:
@@ -51,14 +74,68 @@ class GraphQLContext(BaseContext):
         if self.response is not None:
             self.response.status_code = status
 
-    async def authenticate(self, kind: str) -> Principal:
-        """Authenticate the `Authorization` header and count one request of `kind` (create | query)."""
-        principal = await self.gateway.accounts.authenticate(self.header("authorization"))
-        info = await self.gateway.limits.hit(principal, kind)
+    async def caller(self) -> Principal:
+        """The principal of the request's `Authorization` header (INVALID_API_KEY when missing or bad)."""
+        return await self.gateway.accounts.authenticate(self.header("authorization"))
+
+    def client_host(self) -> str:
+        client = self.request.client if isinstance(self.request, Request | WebSocket) else None
+        return client.host if client is not None else "unknown"
+
+    async def admit(self, names: list[str], mutation: bool) -> None:
+        """Admit an operation that runs the root fields `names` (raises the refusal): see the module."""
+        counted = counted_fields(names)
+        gateway = self.gateway
+        if not counted and self.principal is None:  # introspection only: no key needed, counted per IP
+            anonymous = Principal(
+                account_id="", key_id=f"ip:{self.client_host()}", mode="test", plan=gateway.settings.default_plan
+            )
+            info = await gateway.limits.hit(anonymous, "query")
+            if info is not None:
+                self.set_headers(info.headers())
+            return
+        principal = await self.caller()
+        creating = sum(1 for name in counted if name in CREATING)
+        if creating > 1 and self.header("idempotency-key"):
+            raise DocumentRefused(
+                f"An Idempotency-Key covers one generation; this operation creates {creating}. "
+                "Send one generation per request with its own key.",
+                limit="idempotency_key",
+                maximum=1,
+                field="Idempotency-Key",
+            )
+        kind = "create" if mutation else "query"
+        # one request per root field that runs, counted all or none
+        info = await gateway.limits.hit(principal, kind, max(1, len(counted)))
         if info is not None:
             self.set_headers(info.headers())
         self.principal = principal
-        return principal
+        if creating > 1:
+            await self.check_capacity(principal, creating)
+
+    async def check_capacity(self, principal: Principal, count: int) -> None:
+        """Refuse (429) an operation creating `count` tasks unless the plan's concurrency and daily caps
+        leave room for all of them."""
+        plan = self.gateway.limits.plan(principal)
+        if plan.concurrent is None and plan.daily is None:
+            return
+        in_flight, today = await self.gateway.accounts.activity(principal.account_id)
+        if plan.concurrent is not None and in_flight + count > plan.concurrent:
+            raise RateLimitExceeded(
+                f"Concurrency limit: this operation starts {count} tasks, {in_flight} of the {plan.concurrent} "
+                f"allowed in flight on the {plan.name} plan are taken. Nothing was started; retry when tasks "
+                "finish, or send fewer at once.",
+                headers={"Retry-After": "5"},
+            )
+        if plan.daily is not None and today + count > plan.daily:
+            now = datetime.now(UTC)
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            retry = int((midnight + timedelta(days=1) - now).total_seconds()) + 1
+            raise RateLimitExceeded(
+                f"Daily limit: this operation creates {count} tasks, {today} of the {plan.daily} allowed today "
+                f"on the {plan.name} plan are used. Nothing was started.",
+                headers={"Retry-After": str(retry)},
+            )
 
     def require(self) -> Principal:
         if self.principal is None:  # only introspection runs without authentication
@@ -99,17 +176,14 @@ class WebSocketContext(GraphQLContext):
         self.principal = await self.gateway.accounts.authenticate(self.authorization)
         return self.principal
 
-    async def authenticate(self, kind: str) -> Principal:
-        """Re-check the connection's key (it may have been revoked since) and count one request."""
-        principal = await self.gateway.accounts.authenticate(self.authorization)
-        await self.gateway.limits.hit(principal, kind)
-        self.principal = principal
-        return principal
+    async def caller(self) -> Principal:
+        """The connection's key, re-checked (it may have been revoked since)."""
+        return await self.gateway.accounts.authenticate(self.authorization)
 
-    async def admit(self, kind: str) -> MediagateError | None:
-        """Authenticate the current operation; a refusal is kept for `require()` of this operation."""
+    async def admit_operation(self, names: list[str], mutation: bool) -> MediagateError | None:
+        """Admit the current operation; a refusal is kept for `require()` of this operation."""
         try:
-            await self.authenticate(kind)
+            await self.admit(names, mutation)
         except MediagateError as exc:
             _refused.set(exc)
             return exc
@@ -123,47 +197,40 @@ class WebSocketContext(GraphQLContext):
         return super().require()
 
 
-def needs_authentication(document: DocumentNode, operation_name: str | None) -> bool:
-    """Every operation needs a key except pure introspection (`__schema`, `__type`, `__typename`)."""
-    operation = get_operation_ast(document, operation_name)
-    if operation is None:
-        return False  # execution reports the missing/ambiguous operation
-    return not all(
-        isinstance(selection, FieldNode) and selection.name.value.startswith("__")
-        for selection in operation.selection_set.selections
-    )
-
-
 #: what a subscription sent over HTTP is answered (as before there was a `Subscription` type: INVALID_INPUT)
 OVER_HTTP = "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP"
 
 
 class Authenticate(SchemaExtension):
-    """Authenticates and rate-limits once per operation, after validation and before execution.
+    """Admits each operation once, after validation and before execution (`GraphQLContext.admit`).
 
-    Mutations count against the `create` limit, queries (and subscriptions) against `query` (as the
-    REST routes do). A failure ends the operation with one error and `data: null`; on a WebSocket, a
-    refused subscription fails in its resolver (`require()`), i.e. before its stream starts: the
-    client gets an `error` message."""
+    A refusal ends the operation with one error and `data: null`; on a WebSocket, a refused
+    subscription fails in its resolver (`require()`), i.e. before its stream starts: the client gets
+    an `error` message."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         ctx = context.context
         document = context.graphql_document
-        if isinstance(ctx, WebSocketContext) and document is not None:
-            if needs_authentication(document, context.operation_name):
-                kind = "create" if context.operation_type is OperationType.MUTATION else "query"
-                exc = await ctx.admit(kind)
-                if exc is not None:  # queries and mutations end here; a subscription in its resolver
-                    context.result = ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
-        elif isinstance(ctx, GraphQLContext) and document is not None:
+        if isinstance(ctx, GraphQLContext) and document is not None:
             operation_type = context.operation_type
-            if operation_type is OperationType.SUBSCRIPTION:
+            operation = get_operation_ast(document, context.operation_name)
+            if operation_type is OperationType.SUBSCRIPTION and not isinstance(ctx, WebSocketContext):
                 context.result = ExecutionResult(data=None, errors=[GraphQLError(OVER_HTTP)])
-            elif ctx.principal is None and needs_authentication(document, context.operation_name):
-                kind = "create" if operation_type is OperationType.MUTATION else "query"
-                try:
-                    await ctx.authenticate(kind)
-                except MediagateError as exc:
-                    context.result = ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
+            elif operation is not None:  # (else execution reports the missing or ambiguous operation)
+                names = root_fields(document, operation, context.variables or {})
+                mutation = operation_type is OperationType.MUTATION
+                refusal: MediagateError | None
+                if isinstance(ctx, WebSocketContext):
+                    refusal = await ctx.admit_operation(names, mutation)
+                else:
+                    try:
+                        await ctx.admit(names, mutation)
+                        refusal = None
+                    except MediagateError as exc:
+                        refusal = exc
+                if refusal is not None:  # queries and mutations end here; a subscription in its resolver
+                    context.result = ExecutionResult(
+                        data=None, errors=[GraphQLError(refusal.message, original_error=refusal)]
+                    )
         yield

@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext, Info
 from mediagate.api.graphql.compat import LeafSelectionCompat
 from mediagate.api.graphql.context import Authenticate, GraphQLContext, WebSocketContext
 from mediagate.api.graphql.errors import format_in_place, is_expected
+from mediagate.api.graphql.limits import DocumentLimits
 from mediagate.api.graphql.translate import (
     Translated,
     generate_input,
@@ -70,6 +71,7 @@ async def _create(info: GraphQLInfo, inp: GenerationInput, door: str) -> Generat
     async def handler(claim: Claim | None) -> tuple[int, dict[str, Any]]:
         view = await gateway.tasks.create(principal, inp, claim=claim, render=_render)
         created.append(view)
+        ctx.created.append((str(info.path.key), view.id))  # reported if a later field fails the operation
         return 201, {"id": view.id}  # the fresh view is returned below; only a replay reads the stored one
 
     fingerprint = {"graphql": door, "input": inp.model_dump(mode="json", exclude_none=True)}
@@ -203,6 +205,8 @@ class MediagateSchema(strawberry.Schema):
                 format_in_place(error)
 
 
-EXTENSIONS: list[type[SchemaExtension]] = [LeafSelectionCompat, Authenticate]
+#: order matters: `DocumentLimits` after `LeafSelectionCompat` (its check after parsing runs first: hooks
+#: leave in reverse order), `Authenticate` last (it needs the validated document)
+EXTENSIONS: list[type[SchemaExtension]] = [LeafSelectionCompat, DocumentLimits, Authenticate]
 
 schema = MediagateSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=EXTENSIONS)
