@@ -68,6 +68,6 @@ def verify(
     expected = sign(secret, msg_id, timestamp, body).split(",", 1)[1]
     for candidate in signatures.split():
         version, _, value = candidate.partition(",")
-        if version == "v1" and hmac.compare_digest(value, expected):
+        if version == "v1" and value.isascii() and hmac.compare_digest(value, expected):
             return
     raise WebhookVerificationError("no matching signature")

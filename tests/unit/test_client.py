@@ -683,3 +683,18 @@ async def test_async_wait_failure_and_errors(api: FakeAPI) -> None:
             await client.wait(task)
         with pytest.raises(NotFoundError):
             await client.get("missing")
+
+
+def test_a_non_ascii_webhook_signature_is_refused_not_a_crash() -> None:
+    """`mediagate.webhooks.verify` in a client's receiver: a hostile header is a verification error."""
+    import time as _time
+
+    from mediagate.webhooks import WebhookVerificationError, sign, verify
+
+    secret = "whsec_" + "a" * 32
+    payload = b'{"ok": true}'
+    stamp = int(_time.time())
+    good = sign(secret, "msg_1", stamp, payload)
+    verify(secret, {"webhook-id": "msg_1", "webhook-timestamp": str(stamp), "webhook-signature": good}, payload)
+    with pytest.raises(WebhookVerificationError):
+        verify(secret, {"webhook-id": "msg_1", "webhook-timestamp": str(stamp), "webhook-signature": "v1,ñññ"}, payload)

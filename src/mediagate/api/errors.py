@@ -43,7 +43,7 @@ def describe_validation(errors: list[Any]) -> tuple[str, str | None]:
         return f"Unknown parameter '{field}'", field
     if kind in ("model_attributes_type", "dict_type") and not loc:
         return "Request body must be a JSON object", None
-    message = error.get("msg", "invalid value")
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")  # (a validator's own words)
     return (f"Invalid parameter '{field}': {message}" if field else message), field
 
 

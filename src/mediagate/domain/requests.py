@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from mediagate.domain.media import MediaType, Priority, TaskType
+from mediagate.domain.safety import (
+    DEFAULT_LIMITS,
+    LIMITS_CONTEXT,
+    InputLimits,
+    check_float,
+    check_int,
+    check_options,
+    check_text,
+)
 
 
 class GenerationRequest(BaseModel):
@@ -43,7 +52,11 @@ class GenerationInput(BaseModel):
     """A generation request as a client sent it, before validation against the catalog.
 
     Front doors (REST, GraphQL, compat routes) translate their bodies into this; the task service
-    validates it into a `GenerationRequest`.
+    validates it into a `GenerationRequest`. Building one refuses what nothing after it could store
+    (`domain.safety`: NUL, unpaired surrogates, integers past 64 bits, NaN, options too deep or too
+    large) with INVALID_PARAMETER / PAYLOAD_TOO_LARGE naming the field — the same for every front
+    door. The options limits are the `InputLimits` passed as validation context
+    (`GenerationInput.model_validate(data, context=limits.context())`), else the settings' defaults.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -65,3 +78,35 @@ class GenerationInput(BaseModel):
     output_format: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     callback_url: str | None = None
+
+    @model_validator(mode="after")
+    def _storable(self, info: ValidationInfo) -> GenerationInput:
+        for name in TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                check_text(value, name)
+        for index, url in enumerate(self.image_urls):
+            check_text(url, f"image_urls[{index}]")
+        if self.seed is not None:
+            check_int(self.seed, "seed")
+        if self.duration is not None:
+            check_float(self.duration, "duration")
+        if self.options:
+            limits = info.context.get(LIMITS_CONTEXT) if info.context else None
+            check_options(self.options, limits if isinstance(limits, InputLimits) else DEFAULT_LIMITS)
+        return self
+
+
+#: the string fields of a `GenerationInput` (checked by `GenerationInput._storable`)
+TEXT_FIELDS = (
+    "model",
+    "provider",
+    "prompt",
+    "negative_prompt",
+    "audio_url",
+    "aspect_ratio",
+    "resolution",
+    "voice",
+    "output_format",
+    "callback_url",
+)

@@ -38,6 +38,7 @@ from mediagate.services.task_states import TaskStates
 from mediagate.services.validation import validate
 from mediagate.store.errors import StoreUnavailable, is_transient
 from mediagate.store.types import utcnow
+from mediagate.testing.crash import crash_point
 
 log = logging.getLogger("mediagate.engine")
 T = TypeVar("T")
@@ -258,9 +259,11 @@ class TaskJob:
                 return None
             state = dict(result.state)
             current.vendor_job_id, current.state = vendor_id, state
+            crash_point("before_mark_submitted")
             marked = await self._durable(
                 deadline, self.tasks.mark_submitted, job.task_id, request.provider, vendor_id, state, account_id=account_id
             )
+            crash_point("after_mark_submitted")
             if not marked:
                 await self._best_effort_cancel(adapter, current)  # cancelled while we were submitting
                 return None
@@ -356,6 +359,7 @@ class TaskJob:
             )
             stored.append(output)
             rows.append(asset)
+        crash_point("before_settle")
         try:
             completed = await self._durable(
                 time.time() + STORE_RETRY_SECONDS, self.tasks.complete, job.task_id, stored, rows, submitted=submitted

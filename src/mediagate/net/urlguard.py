@@ -1,6 +1,9 @@
 """The one guard for server-side requests to user-supplied URLs (SSRF protection).
 
 - only http and https;
+- `localhost` and every `*.localhost` name are loopback by definition (RFC 6761 §6.3: resolvers may
+  answer them without asking DNS), so they are refused without resolving — in any case, with or
+  without trailing dots;
 - the host is resolved once and EVERY resolved address must be public: no loopback, private,
   link-local (incl. 169.254.169.254), CGNAT (100.64/10), multicast, reserved, unspecified, and the
   IPv4-mapped / 6to4 / Teredo forms of those;
@@ -16,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -45,6 +50,32 @@ async def system_resolver(host: str, port: int) -> list[str]:
     except socket.gaierror as exc:
         raise UnresolvableHost(f"host {host!r} could not be resolved") from exc
     return sorted({str(info[4][0]) for info in infos})
+
+
+#: what may not appear in a host name once decoded: controls, spaces and URL delimiters
+_BAD_HOST_CHARS = re.compile(r"[\x00-\x20\x7f%/\\?#@\[\]]")
+#: the full stops IDNA (UTS 46) maps to "." besides "." itself (after NFKC, U+FF0E and U+FF61 become
+#: "." and U+3002)
+_IDEOGRAPHIC_FULL_STOP = "\u3002"
+
+
+def host_name(host: str) -> str:
+    """A URL's host name as a resolver would look it up: percent-decoded, NFKC-normalized and case-folded
+    (the UTS 46 mapping browsers apply: `ＬＯＣＡＬＨＯＳＴ`, `LocalHost`, `localhost%2e` all name
+    `localhost`), every IDNA full stop a dot, trailing dots dropped. UnsafeURL when it is no valid name."""
+    name = unicodedata.normalize("NFKC", unquote(host)).casefold().replace(_IDEOGRAPHIC_FULL_STOP, ".").rstrip(".")
+    if not name or _BAD_HOST_CHARS.search(name):
+        raise UnsafeURL(f"{host[:100]!r} is not a valid host name")
+    try:
+        name.encode("idna")  # (empty or over-long labels; what name resolution would fail on with an error)
+    except UnicodeError as exc:
+        raise UnsafeURL(f"{host[:100]!r} is not a valid host name") from exc
+    return name
+
+
+def is_loopback_name(name: str) -> bool:
+    """`localhost` and `*.localhost` (RFC 6761 §6.3) — `name` as `host_name` gives it."""
+    return name == "localhost" or name.endswith(".localhost")
 
 
 def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -135,6 +166,9 @@ class URLGuard:
         try:
             addresses = [str(ipaddress.ip_address(host))]
         except ValueError:
+            name = host_name(host)
+            if not self.allow_private and is_loopback_name(name):
+                raise UnsafeURL(f"{host} is a loopback name (RFC 6761); only public addresses are allowed") from None
             addresses = await self.resolver(host, port)
         if not addresses:
             raise UnresolvableHost(f"host {host!r} did not resolve to any address")

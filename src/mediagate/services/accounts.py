@@ -10,6 +10,7 @@ import uuid
 from sqlalchemy import select, update
 
 from mediagate.domain.media import KeyMode
+from mediagate.domain.safety import MAX_CREDITS
 from mediagate.errors import InvalidApiKey, InvalidParameter, NotFound
 from mediagate.services import billing
 from mediagate.services.plans import PlanBook
@@ -70,8 +71,8 @@ class AccountService:
             raise InvalidParameter("name must not be empty", field="name")
         plan = plan or self.plans.default
         self.plans.get(plan)  # validates
-        if credits < 0:
-            raise InvalidParameter("credits must be >= 0", field="credits")
+        if not 0 <= credits <= MAX_CREDITS:
+            raise InvalidParameter(f"credits must be between 0 and {MAX_CREDITS}", field="credits")
         now = utcnow()
         row = Account(
             id=str(uuid.uuid4()),

@@ -30,6 +30,7 @@ from mediagate.store import prepared
 from mediagate.store.db import Database
 from mediagate.store.tables import Asset
 from mediagate.store.types import utcnow
+from mediagate.testing.crash import crash_point
 
 #: outputs larger than this are refused (a runaway vendor URL must not fill the disk)
 MAX_OUTPUT_BYTES = 2 * 1024**3
@@ -118,7 +119,8 @@ class AssetService:
         return url
 
     def check_signature(self, asset_id: str, expires: int, signature: str) -> bool:
-        return hmac.compare_digest(self._signature(asset_id, expires), signature)
+        # (compare_digest refuses non-ASCII text with a TypeError: such a signature is simply not ours)
+        return signature.isascii() and hmac.compare_digest(self._signature(asset_id, expires), signature)
 
     def own_asset_id(self, url: str) -> str | None:
         """The asset id when `url` is one of our valid signed file URLs, else None."""
@@ -200,6 +202,7 @@ class AssetService:
         try:
             if isinstance(self.http, VendorHTTPClient):
                 response = await self.http.download(ref.url, headers=ref.headers, max_bytes=MAX_OUTPUT_BYTES)
+                crash_point("during_download")
                 if response.status_code >= 400:
                     raise VendorServerError(f"downloading the output failed: HTTP {response.status_code}")
                 return response.content
@@ -213,6 +216,7 @@ class AssetService:
                     if size > MAX_OUTPUT_BYTES:
                         raise DownloadTooLarge(ref.url)
                     chunks.append(chunk)
+                    crash_point("during_download")
                 return b"".join(chunks)
         except DownloadTooLarge as exc:
             raise VendorServerError("output is larger than the 2 GiB limit") from exc

@@ -3,6 +3,9 @@
 Invariants (checked by property tests):
 - `accounts.balance` (available) and `accounts.reserved` never go negative (CHECK constraints, and
   every debit is a conditional UPDATE);
+- together they never exceed `MAX_CREDITS` (2^53 - 1; a CHECK constraint, and every top-up is a
+  conditional UPDATE: reserving, capturing and refunding never raise the sum), so a balance is always a
+  64-bit integer — on SQLite an overflowing sum would silently become REAL;
 - the ledger is append-only; a task has at most one `reserve`, `capture` and `refund` row
   (unique on (task_id, kind)), so settling twice is a no-op;
 - balance == sum(ledger.amount) for every account; reserved == reserves not yet settled.
@@ -14,21 +17,36 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mediagate.errors import InsufficientCredits
+from mediagate.domain.safety import MAX_CREDITS
+from mediagate.errors import InsufficientCredits, InvalidParameter
 from mediagate.store import prepared
 from mediagate.store.tables import Account, LedgerEntry
 from mediagate.store.types import utcnow
 
 
 async def top_up(session: AsyncSession, account_id: str, amount: int, note: str | None = None) -> None:
-    """Add (or, negative, remove) available credits. Removing never takes the balance below 0."""
+    """Add (or, negative, remove) available credits. Removing never takes the balance below 0; adding
+    never takes balance + reserved past `MAX_CREDITS` (INVALID_PARAMETER, nothing changed)."""
+    if not -MAX_CREDITS <= amount <= MAX_CREDITS:
+        raise InvalidParameter(f"amount must be between -{MAX_CREDITS} and {MAX_CREDITS}", field="amount")
     stmt = update(Account).where(Account.id == account_id).values(balance=Account.balance + amount)
     if amount < 0:
         stmt = stmt.where(Account.balance >= -amount)
+    else:  # (the bound is computed here, in Python: the database never adds past 64 bits)
+        stmt = stmt.where(Account.balance + Account.reserved <= MAX_CREDITS - amount)
     result = await session.execute(stmt)
     if not getattr(result, "rowcount", 0):
-        available = await session.scalar(select(Account.balance).where(Account.id == account_id))
-        raise InsufficientCredits(-amount, int(available or 0))
+        found = (
+            await session.execute(select(Account.balance, Account.reserved).where(Account.id == account_id))
+        ).first()
+        balance, reserved = (int(found[0]), int(found[1])) if found is not None else (0, 0)
+        if amount > 0:
+            raise InvalidParameter(
+                f"a top-up of {amount} would take the account past the maximum of {MAX_CREDITS} credits "
+                f"(balance {balance}, reserved {reserved})",
+                field="amount",
+            )
+        raise InsufficientCredits(-amount, balance)
     session.add(
         LedgerEntry(
             account_id=account_id,

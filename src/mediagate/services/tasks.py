@@ -32,6 +32,7 @@ from mediagate.store import prepared
 from mediagate.store.db import Database
 from mediagate.store.tables import Task
 from mediagate.store.types import utcnow
+from mediagate.testing.crash import crash_point
 
 ACTIVE_VALUES = [s.value for s in ACTIVE]
 INSERT_TASK = insert(Task)
@@ -156,12 +157,14 @@ class TaskService:
             await self.states.bus.publish(session, TaskHint(task_id, record.account_id, record.status))
             if claim is not None and render is not None:
                 await claim.store(session, *render(self.view(record)))
+        crash_point("after_reserve")
         self.metrics.task_created(record.provider, record.media_type, record.mode)
         return self.view(record)
 
     async def get(self, principal: Principal, task_id: str) -> TaskView:
         # the hottest read (clients poll it): one prepared SELECT, no ORM session
-        found = await self.db.fetch_one(TASK_BY_ID, {"task_id": task_id})
+        # (an id with NUL is no task of ours; PostgreSQL text could not even be compared with it)
+        found = None if "\x00" in task_id else await self.db.fetch_one(TASK_BY_ID, {"task_id": task_id})
         if found is None or found["account_id"] != principal.account_id:
             raise TaskNotFound("Task not found")
         return self.view(TaskRecord.from_row(found))
@@ -191,7 +194,7 @@ class TaskService:
         return TaskPage(tasks=[self.view(r) for r in records], total=total, limit=limit, offset=offset)
 
     async def cancel(self, principal: Principal, task_id: str) -> TaskView:
-        row = await self.states.load(task_id)
+        row = None if "\x00" in task_id else await self.states.load(task_id)
         if row is None or row.account_id != principal.account_id:
             raise TaskNotFound("Task not found")
         if row.status in ACTIVE_VALUES:
@@ -206,4 +209,4 @@ class TaskService:
 
     async def load(self, task_id: str) -> TaskRecord | None:
         """The task's record, whoever owns it (operators and tests; clients use `get`)."""
-        return await self.states.load(task_id)
+        return None if "\x00" in task_id else await self.states.load(task_id)

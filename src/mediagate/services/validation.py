@@ -3,12 +3,16 @@ allowed values, and nothing is written before validation has passed."""
 
 from __future__ import annotations
 
+import functools
+import math
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from mediagate.catalog.types import ModelSpec, OptionSpec
 from mediagate.domain.media import MediaType, task_type_for
 from mediagate.domain.requests import GenerationInput, GenerationRequest
+from mediagate.domain.safety import InputLimits, LimitSettings
 from mediagate.errors import InvalidParameter
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -27,11 +31,29 @@ _TYPES: dict[str, tuple[type, ...]] = {
 PROMPT_HINTS = {"style": "Style"}
 
 
+@functools.lru_cache(maxsize=16)
+def _limits(max_depth: int, options_max_bytes: int) -> InputLimits:
+    return InputLimits(max_depth=max_depth, options_max_bytes=options_max_bytes)
+
+
+def input_limits(settings: LimitSettings) -> InputLimits:
+    """The `InputLimits` of these settings (`MEDIAGATE_JSON_MAX_DEPTH`, `MEDIAGATE_OPTIONS_MAX_BYTES`):
+    what a front door passes when it builds a `GenerationInput` (`limits.context()`)."""
+    return _limits(settings.json_max_depth, settings.options_max_bytes)
+
+
 def _fmt(values: list[Any]) -> str:
     return ", ".join(str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in values)
 
 
+_UNSAFE_URL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def check_url(url: str, field: str) -> None:
+    # (control characters are never part of a URL: urlsplit drops tabs and newlines silently, so what
+    # was checked would not be what is fetched, and a NUL reaches name resolution as an error)
+    if _UNSAFE_URL_CHARS.search(url):
+        raise InvalidParameter(f"{field} must not contain control characters", field=field)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidParameter(f"{field} must be an http(s) URL, got {url[:100]!r}", field=field)
@@ -46,6 +68,9 @@ def _check_option(name: str, spec: OptionSpec, value: Any) -> None:
     if spec.allowed is not None and value not in spec.allowed:
         raise InvalidParameter(f"options.{name} must be one of: {_fmt(spec.allowed)}", field=f"options.{name}")
     number: Any = value
+    if isinstance(number, float) and not math.isfinite(number):
+        # (NaN compares false with every bound: without this it would pass minimum and maximum)
+        raise InvalidParameter(f"options.{name} must be a finite number", field=f"options.{name}")
     if spec.minimum is not None and number < spec.minimum:
         raise InvalidParameter(f"options.{name} must be >= {spec.minimum}", field=f"options.{name}")
     if spec.maximum is not None and number > spec.maximum:

@@ -29,6 +29,7 @@ from mediagate.store import prepared
 from mediagate.store.db import Database
 from mediagate.store.tables import Account, WebhookAttempt, WebhookMessage
 from mediagate.store.types import utcnow
+from mediagate.testing.crash import crash_point
 from mediagate.webhooks import signature_header
 
 #: built once: every task's end looks up its account's webhook URL
@@ -141,6 +142,7 @@ class WebhookService:
             ).all()
         attempted = 0
         for message in due:
+            crash_point("before_webhook")
             if await self._claim(message.id, now):
                 await self.attempt(message)
                 attempted += 1

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mediagate.domain.safety import MAX_CREDITS
 from mediagate.store.types import UTCDateTime
 
 NAMING = {
@@ -42,6 +43,9 @@ class Account(Base):
     __table_args__ = (
         CheckConstraint("balance >= 0", name="balance_non_negative"),
         CheckConstraint("reserved >= 0", name="reserved_non_negative"),
+        # at most MAX_CREDITS (2^53 - 1) in all: a top-up past it is refused (services/billing.py); on
+        # SQLite an overflowing sum would otherwise be stored as REAL (migration 0002)
+        CheckConstraint(f"balance + reserved <= {MAX_CREDITS}", name="credits_at_most_max"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -23,10 +23,10 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mediagate.api.errors import describe_validation
+from mediagate.api.rest.jsonbody import StrictRoute
 from mediagate.errors import ErrorCode, MediagateError
 from mediagate.services.outage import as_outage
 
@@ -108,7 +108,7 @@ def old_api_error(failure: Failure) -> JSONResponse:
     )
 
 
-class _DigenRoute(APIRoute):
+class _DigenRoute(StrictRoute):
     def render(self, failure: Failure) -> JSONResponse:
         raise NotImplementedError
 

@@ -14,9 +14,11 @@ from mediagate.api.digen.errors import DigenNewRoute
 from mediagate.api.digen.schemas import VideoGenerateBody, created_video_json, video_json
 from mediagate.api.digen.thumbnails import first_frame_jpeg
 from mediagate.api.rest.deps import GatewayDep
+from mediagate.api.rest.files import link_parts
 from mediagate.api.rest.schemas import ts
 from mediagate.domain.media import MediaType
 from mediagate.errors import InvalidParameter, NotFound, PayloadTooLarge, TaskNotFound
+from mediagate.services.validation import input_limits
 
 router = APIRouter(prefix="/b/v1", tags=["digen"], route_class=DigenNewRoute)
 CHUNK = 1024 * 1024
@@ -62,7 +64,7 @@ async def upload(request: Request, principal: BearerCreator, gateway: GatewayDep
 @router.post("/video/generate")
 async def generate_video(body: VideoGenerateBody, principal: BearerCreator, gateway: GatewayDep) -> dict[str, Any]:
     """Text-to-video (prompt) or image-to-video (image_url [+ image_end_url]) → `{"id", "status", "created_at"}`."""
-    view = await gateway.tasks.create(principal, body.to_input())
+    view = await gateway.tasks.create(principal, body.to_input(input_limits(gateway.settings)))
     return created_video_json(view)
 
 
@@ -78,8 +80,8 @@ async def get_video(video_id: str, principal: BearerCaller, gateway: GatewayDep)
 @router.get("/thumbnails/{name}", response_class=Response)
 async def thumbnail(name: str, gateway: GatewayDep, expires: int = 0, signature: str = "") -> Response:
     """The first frame of a stored video as a JPEG; signed like the video's own link (no key needed)."""
-    asset_id = name.rsplit(".", 1)[0]
-    if not asset_id or not signature:
+    asset_id, ext = link_parts(name, signature)
+    if ext != "jpg":  # (a thumbnail link is always `<video asset id>.jpg`)
         raise NotFound("File not found or link expired")
     path, content_type = await gateway.assets.open(asset_id, expires, signature)
     if not content_type.startswith("video/"):

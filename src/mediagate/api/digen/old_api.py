@@ -16,6 +16,7 @@ from mediagate.api.digen.errors import DigenOldRoute
 from mediagate.api.digen.schemas import TaskQueryBody, TextToImageBody, image_task_json
 from mediagate.api.rest.deps import GatewayDep
 from mediagate.errors import MediagateError, NotFound
+from mediagate.services.validation import input_limits
 from mediagate.services.views import TaskView
 
 log = logging.getLogger("mediagate.api.digen")
@@ -29,7 +30,7 @@ def ok(data: dict[str, Any]) -> dict[str, Any]:
 @router.post("/v2/tools/text_to_image")
 async def text_to_image(body: TextToImageBody, principal: TokenCreator, gateway: GatewayDep) -> dict[str, Any]:
     """Create an image task → `{"errCode": 0, "data": {"id": <jobID>, "itemId": <jobID>, "status": 1}}`."""
-    inp = body.to_input()
+    inp = body.to_input(input_limits(gateway.settings))
     views: list[TaskView] = []
     for _ in range(body.count()):
         try:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from mediagate.api.rest.schemas import ts
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput
+from mediagate.domain.safety import DEFAULT_LIMITS, FiniteFloat, InputLimits, Int64, check_text
 from mediagate.errors import InvalidParameter
 from mediagate.services.views import TaskView
 
@@ -95,7 +96,7 @@ class VideoGenerateBody(BaseModel):
     image_url: str | None = None
     image_end_url: str | None = None
     aspect_ratio: str | None = None
-    duration: float | None = None
+    duration: FiniteFloat | None = None
     resolution: str | None = None
     webhook_url: str | None = None
 
@@ -106,7 +107,7 @@ class VideoGenerateBody(BaseModel):
             return float(value)
         return value
 
-    def to_input(self) -> GenerationInput:
+    def to_input(self, limits: InputLimits = DEFAULT_LIMITS) -> GenerationInput:
         prompt = (self.prompt or "").strip()
         if not prompt and not self.image_url:
             raise InvalidParameter("Either prompt or image_url is required", field="prompt")
@@ -116,16 +117,17 @@ class VideoGenerateBody(BaseModel):
         if self.aspect_ratio is not None and self.aspect_ratio.strip():
             aspect_ratio = ratio_of(self.aspect_ratio) or self.aspect_ratio.strip()
         images = [url for url in (self.image_url, self.image_end_url) if url]
-        return GenerationInput(
-            type=MediaType.VIDEO,
-            model=model_choice(self.model, VIDEO_DEFAULT_NAMES),
-            prompt=prompt or None,
-            image_urls=images,
-            duration=self.duration,
-            aspect_ratio=aspect_ratio,
-            resolution=(self.resolution or "").strip() or None,
-            callback_url=self.webhook_url or None,
-        )
+        fields = {
+            "type": MediaType.VIDEO,
+            "model": model_choice(self.model, VIDEO_DEFAULT_NAMES),
+            "prompt": prompt or None,
+            "image_urls": images,
+            "duration": self.duration,
+            "aspect_ratio": aspect_ratio,
+            "resolution": (self.resolution or "").strip() or None,
+            "callback_url": self.webhook_url or None,
+        }
+        return GenerationInput.model_validate(fields, context=limits.context())
 
 
 def created_video_json(view: TaskView) -> dict[str, Any]:
@@ -183,10 +185,10 @@ class TextToImageBody(BaseModel):
     resolution: str | None = None  #: the client's own parameter name, accepted when `aspect_ratio` is absent
     image_size: str | None = None
     model: str | None = None
-    batch_size: int | None = None
+    batch_size: Int64 | None = None
     negative_prompt: str | None = None
 
-    def to_input(self) -> GenerationInput:
+    def to_input(self, limits: InputLimits = DEFAULT_LIMITS) -> GenerationInput:
         prompt = (self.prompt or "").strip()
         if not prompt:
             raise InvalidParameter("Missing required parameters: prompt", field="prompt")
@@ -199,13 +201,14 @@ class TextToImageBody(BaseModel):
                 f"aspect_ratio '{given}' is not a ratio like 1:1 or 16:9 (or a size like 1024x576)",
                 field="aspect_ratio",
             )
-        return GenerationInput(
-            type=MediaType.IMAGE,
-            model=model_choice(self.model, IMAGE_DEFAULT_NAMES),
-            prompt=prompt,
-            aspect_ratio=aspect_ratio,
-            negative_prompt=(self.negative_prompt or "").strip() or None,
-        )
+        fields = {
+            "type": MediaType.IMAGE,
+            "model": model_choice(self.model, IMAGE_DEFAULT_NAMES),
+            "prompt": prompt,
+            "aspect_ratio": aspect_ratio,
+            "negative_prompt": (self.negative_prompt or "").strip() or None,
+        }
+        return GenerationInput.model_validate(fields, context=limits.context())
 
     def count(self) -> int:
         count = 1 if self.batch_size is None else self.batch_size
@@ -219,9 +222,11 @@ class TaskQueryBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    jobID: str | int  #: DigenAI's field name
+    jobID: str | Int64  #: DigenAI's field name
 
     def ids(self) -> list[str]:
+        if isinstance(self.jobID, str):
+            check_text(self.jobID, "jobID")
         ids = [part.strip() for part in str(self.jobID).split(",") if part.strip()]
         if not ids or len(ids) > MAX_BATCH:
             raise InvalidParameter("jobID is not a task id returned by text_to_image", field="jobID")

@@ -40,6 +40,7 @@ from mediagate.domain.requests import GenerationInput
 from mediagate.errors import IdempotencyMismatch, InvalidParameter
 from mediagate.services.idempotency import Claim
 from mediagate.services.task_events import TaskEvent
+from mediagate.services.validation import input_limits
 from mediagate.services.views import TaskView
 
 log = logging.getLogger("mediagate.api.graphql")
@@ -120,13 +121,13 @@ class Mutation:
     async def generate(self, info: GraphQLInfo, input: GenerateInput) -> Generation:
         ctx = info.context
         ctx.require()
-        return await create_generation(info, generate_input(input, ctx.gateway.catalog), "generate")
+        return await create_generation(info, generate_input(input, ctx.gateway.catalog, input_limits(ctx.gateway.settings)), "generate")
 
     @mutation("Start a video generation (the Apollo example's shape). Honours `Idempotency-Key`.")
     async def video_create(self, info: GraphQLInfo, input: VideoCreateInput) -> Generation:
         ctx = info.context
         ctx.require()
-        return await create_generation(info, video_create_input(input, ctx.gateway.catalog), "videoCreate")
+        return await create_generation(info, video_create_input(input, ctx.gateway.catalog, input_limits(ctx.gateway.settings)), "videoCreate")
 
     @mutation(
         "Cancel a pending or processing generation (credits are refunded). True when it was "

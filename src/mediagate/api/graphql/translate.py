@@ -23,6 +23,7 @@ from mediagate.api.graphql.types import (
 from mediagate.catalog import Catalog, ModelSpec, OptionSpec
 from mediagate.domain.media import MediaType
 from mediagate.domain.requests import GenerationInput
+from mediagate.domain.safety import InputLimits
 from mediagate.errors import InvalidParameter
 
 #: option key (as sent) → `GenerationInput` field
@@ -64,10 +65,13 @@ def graphql_field(field: str | None, where: dict[str, str]) -> str | None:
     return where[base] + (bracket + rest if bracket else "")
 
 
-def _build(data: dict[str, Any], where: dict[str, str]) -> Translated:
-    """`GenerationInput` from `data`; a type error names the GraphQL field it came from."""
+def _build(data: dict[str, Any], where: dict[str, str], limits: InputLimits | None) -> Translated:
+    """`GenerationInput` from `data` (checked against the operator's input `limits`: NUL, surrogates,
+    64-bit integers, options depth and size — `domain/safety.py`); a type error names the GraphQL field
+    it came from."""
     try:
-        return GenerationInput.model_validate(data), where
+        context = limits.context() if limits is not None else None
+        return GenerationInput.model_validate(data, context=context), where
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error.get("loc") else ""
@@ -89,7 +93,7 @@ def _place_model(catalog: Catalog, name: str, data: dict[str, Any], where: dict[
     return False
 
 
-def generate_input(inp: GenerateInput, catalog: Catalog) -> Translated:
+def generate_input(inp: GenerateInput, catalog: Catalog, limits: InputLimits | None = None) -> Translated:
     """`generate(input:)` → the core's request."""
     content = inp.input
     data: dict[str, Any] = {
@@ -131,10 +135,10 @@ def generate_input(inp: GenerateInput, catalog: Catalog) -> Translated:
         data[target] = value
         where[target] = f"options.{key}"
     data["options"] = extra
-    return _build({k: v for k, v in data.items() if v is not None}, where)
+    return _build({k: v for k, v in data.items() if v is not None}, where, limits)
 
 
-def video_create_input(inp: VideoCreateInput, catalog: Catalog) -> Translated:
+def video_create_input(inp: VideoCreateInput, catalog: Catalog, limits: InputLimits | None = None) -> Translated:
     """`videoCreate(input:)` → the core's request (always a VIDEO)."""
     data: dict[str, Any] = {
         "type": MediaType.VIDEO,
@@ -161,7 +165,7 @@ def video_create_input(inp: VideoCreateInput, catalog: Catalog) -> Translated:
     }
     if inp.model is not None and not _place_model(catalog, inp.model, data, where, "model"):
         data["model"] = inp.model  # unknown: the router answers with the list of models
-    return _build({k: v for k, v in data.items() if v is not None}, where)
+    return _build({k: v for k, v in data.items() if v is not None}, where, limits)
 
 
 # --- catalog → providers ----------------------------------------------------------------------------

@@ -22,10 +22,10 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mediagate.api.rest.jsonbody import StrictRoute
 from mediagate.errors import HTTP_STATUS, ErrorCode, MediagateError
 from mediagate.services.outage import as_outage
 
@@ -132,7 +132,7 @@ def describe_validation(errors: list[Any]) -> OpenAIError:
         )
     if kind in ("model_attributes_type", "dict_type", "model_type") and not loc:
         return OpenAIError("The request body must be a JSON object.")
-    message = str(error.get("msg", "invalid value"))
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")  # (a validator's own words)
     if name:
         return OpenAIError(f"Invalid value for '{name}': {message}.", param=name, code="invalid_value")
     return OpenAIError(message)
@@ -169,7 +169,7 @@ def error_response(exc: Exception, request: Request) -> JSONResponse:
     return envelope(error.message, error.status, type=error.type, param=error.param, code=error.code, headers=headers)
 
 
-class OpenAIRoute(APIRoute):
+class OpenAIRoute(StrictRoute):
     """A route whose every error (authentication, validation, our errors, crashes) is answered in
     OpenAI's envelope — the handling lives on the router, not on the app."""
 

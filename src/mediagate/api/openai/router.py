@@ -47,11 +47,13 @@ from mediagate.api.openai.schemas import (
     video_json,
 )
 from mediagate.api.rest.deps import CallerDep, CreatorDep, GatewayDep, creating_caller
+from mediagate.api.rest.jsonbody import loads
 from mediagate.catalog import ModelSpec
 from mediagate.domain.media import ACTIVE, MediaType
 from mediagate.domain.requests import GenerationInput
 from mediagate.errors import MediagateError
 from mediagate.gateway import Gateway
+from mediagate.services.validation import input_limits
 from mediagate.services.views import Principal, TaskView
 
 router = APIRouter(prefix="/v1", route_class=OpenAIRoute, tags=["openai"])
@@ -181,7 +183,13 @@ def digest(data: bytes) -> str:
 IMAGE_PARAMS = {"resolution": "size", "aspect_ratio": "size", "image_urls": "image"}
 
 
-def image_input(body: ImageParams, model: ModelSpec | None, image_urls: list[str]) -> GenerationInput:
+def generation_input(gateway: Gateway, names: dict[str, str], **fields: Any) -> GenerationInput:
+    """A `GenerationInput` under the gateway's input limits; a refused value names the OpenAI parameter."""
+    with openai_params(names):
+        return GenerationInput.model_validate(fields, context=input_limits(gateway.settings).context())
+
+
+def image_input(gateway: Gateway, body: ImageParams, model: ModelSpec | None, image_urls: list[str]) -> GenerationInput:
     if body.stream:
         raise OpenAIError("Streaming image generation is not supported by this gateway.", param="stream")
     options: dict[str, Any] = dict(body.options or {})
@@ -197,7 +205,9 @@ def image_input(body: ImageParams, model: ModelSpec | None, image_urls: list[str
             mapping.map_model_option("input_fidelity", body.input_fidelity, model, ignorable=("low", "high"))
         )
     sized = mapping.map_size(body.size, model, MediaType.IMAGE)
-    return GenerationInput(
+    return generation_input(
+        gateway,
+        IMAGE_PARAMS,
         type=MediaType.IMAGE,
         model=body.model,
         prompt=body.prompt,
@@ -288,7 +298,7 @@ async def generate_images(
     idempotency_key: str | None,
 ) -> JSONResponse:
     model = resolve_model(gateway, body.model, (MediaType.IMAGE,), "images")
-    inp = image_input(body, model, [])
+    inp = image_input(gateway, body, model, [])
 
     def fingerprint() -> dict[str, Any]:
         return {"endpoint": "images.generations", **body.model_dump(mode="json", exclude_none=True)}
@@ -334,7 +344,7 @@ async def json_body(request: Request) -> Any:
         if message.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
             return raw
     try:
-        return json.loads(raw)
+        return loads(raw)  # orjson: strict JSON (no invalid UTF-8, lone surrogates, NaN; depth ≤ 1024)
     except json.JSONDecodeError as exc:
         error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
         raise RequestValidationError([{**error, "ctx": {"error": exc.msg}}], body=exc.doc) from exc
@@ -384,7 +394,7 @@ async def edit_image(
     model = resolve_model(gateway, body.model, (MediaType.IMAGE,), "images")
     contents = [await read_upload(item, gateway, "image") for item in images]
     urls = [await store_image(gateway, principal, data, "image") for data in contents]
-    inp = image_input(body, model, urls)
+    inp = image_input(gateway, body, model, urls)
 
     def fingerprint() -> dict[str, Any]:
         return {
@@ -432,7 +442,9 @@ async def create_speech(
                 code="unsupported_parameter",
             )
         options["instructions"] = body.instructions
-    inp = GenerationInput(
+    inp = generation_input(
+        gateway,
+        SPEECH_PARAMS,
         type=MediaType.AUDIO,
         model=body.model,
         prompt=body.input,
@@ -543,7 +555,9 @@ async def create_video(
     if image_data is not None:
         image_url = await store_image(gateway, principal, image_data, "input_reference")
     sized = mapping.map_size(body.size, model, MediaType.VIDEO)
-    inp = GenerationInput(
+    inp = generation_input(
+        gateway,
+        VIDEO_PARAMS,
         type=model.type if model is not None else MediaType.VIDEO,
         model=body.model,
         prompt=body.prompt,

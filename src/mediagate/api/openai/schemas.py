@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 
 from mediagate.catalog import ModelSpec
 from mediagate.domain.media import TaskStatus
+from mediagate.domain.safety import FiniteFloat, Int64
 from mediagate.services.views import TaskView
 
 #: `created` of every model in GET /v1/models (the catalog has no dates): 2025-01-01T00:00:00Z
@@ -27,7 +28,7 @@ class Extensions(_Body):
     aspect_ratio: str | None = None
     resolution: str | None = None
     negative_prompt: str | None = None
-    seed: int | None = None
+    seed: Int64 | None = None
     options: dict[str, Any] | None = None
 
 
@@ -45,7 +46,7 @@ class ImageParams(Extensions):
     user: str | None = None
     safety_identifier: str | None = None
     stream: bool | None = None
-    partial_images: int | None = None
+    partial_images: Int64 | None = None
 
 
 class ImageGenerationBody(ImageParams):
@@ -72,7 +73,7 @@ class SpeechBody(_Body):
     voice: str | VoiceObject
     instructions: str | None = None
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] | None = None
-    speed: float | None = Field(default=None, ge=0.25, le=4.0)
+    speed: FiniteFloat | None = Field(default=None, ge=0.25, le=4.0)
     stream_format: Literal["sse", "audio"] | None = None
     options: dict[str, Any] | None = None
 
@@ -91,7 +92,7 @@ class VideoBody(Extensions):
 
     prompt: str
     model: str | None = None
-    seconds: str | int | float | None = None
+    seconds: str | Int64 | FiniteFloat | None = None
     size: str | None = None
     input_reference: InputReference | None = None
     generate_audio: bool | None = None
@@ -101,9 +102,10 @@ class VideoBody(Extensions):
 
 
 def _scalar(value: str) -> Any:
-    """A form value inside `options[...]`: JSON scalars become typed (true, 5, 1.5), anything else stays text."""
+    """A form value inside `options[...]`: JSON scalars become typed (true, 5, 1.5), anything else stays
+    text. (orjson: strict JSON, so `NaN` and `Infinity` stay text, as they are not JSON numbers.)"""
     try:
-        parsed = json.loads(value)
+        parsed = orjson.loads(value)
     except ValueError:
         return value
     return parsed if isinstance(parsed, bool | int | float) or parsed is None else value

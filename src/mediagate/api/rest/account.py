@@ -8,11 +8,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from mediagate.api.rest.deps import CallerDep, CreatorDep, GatewayDep
+from mediagate.api.rest.jsonbody import StrictRoute
 from mediagate.api.rest.schemas import ok
+from mediagate.domain.safety import Text
 from mediagate.errors import InvalidParameter
 from mediagate.services.validation import check_url
 
-router = APIRouter(tags=["account"])
+router = APIRouter(tags=["account"], route_class=StrictRoute)
 
 
 async def account_json(gateway: Any, account_id: str, key_id: str | None, mode: str | None) -> dict[str, Any]:
@@ -55,7 +57,7 @@ async def get_usage(principal: CallerDep, gateway: GatewayDep, days: int = 30) -
 
 class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    webhook_url: str | None = None
+    webhook_url: Text | None = None
 
 
 @router.put("/account/webhook")

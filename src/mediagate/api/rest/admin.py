@@ -4,38 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from mediagate.api.rest.deps import AdminDep, GatewayDep
+from mediagate.api.rest.jsonbody import StrictRoute
 from mediagate.api.rest.schemas import ok
 from mediagate.domain.media import KeyMode
+from mediagate.domain.safety import INT64_MAX, INT64_MIN, MAX_CREDITS, Text
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=StrictRoute, dependencies=[AdminDep])
 
 
 class NewAccount(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str
-    plan: str | None = None
-    credits: int = 0
+    name: Text
+    plan: Text | None = None
+    credits: int = Field(default=0, ge=0, le=MAX_CREDITS)
 
 
 class NewKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mode: KeyMode = KeyMode.LIVE
-    name: str | None = None
+    name: Text | None = None
 
 
 class Credits(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int
-    note: str | None = None
+    #: credits to add (> 0) or remove (< 0); an account holds at most MAX_CREDITS (2^53 - 1)
+    amount: int = Field(ge=-MAX_CREDITS, le=MAX_CREDITS)
+    note: Text | None = None
 
 
 class PlanChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    plan: str
+    plan: Text
 
 
 @router.get("/accounts")
@@ -82,6 +85,8 @@ async def set_plan(account_id: str, body: PlanChange, gateway: GatewayDep) -> di
 
 
 @router.get("/accounts/{account_id}/ledger")
-async def ledger(account_id: str, gateway: GatewayDep, limit: int = 100) -> dict[str, Any]:
+async def ledger(
+    account_id: str, gateway: GatewayDep, limit: int = Query(default=100, ge=INT64_MIN, le=INT64_MAX)
+) -> dict[str, Any]:
     await gateway.accounts.get(account_id)
     return ok({"entries": await gateway.accounts.ledger(account_id, min(max(limit, 1), 1000))})

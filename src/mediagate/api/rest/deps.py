@@ -68,10 +68,17 @@ CallerOnlyDep = Annotated[Principal, Depends(querying_caller)]
 
 
 async def require_admin(request: Request, gateway: GatewayDep) -> None:
+    """`Authorization: Bearer <MEDIAGATE_ADMIN_KEY>`, and no other scheme (401 otherwise)."""
     configured = gateway.settings.secret("admin_key")
-    given = request.headers.get("authorization", "").partition(" ")[2].strip()
-    if configured is None or not hmac.compare_digest(configured, given):
-        raise InvalidApiKey("Admin key required (MEDIAGATE_ADMIN_KEY)")
+    scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+    # compared as bytes (`hmac.compare_digest` raises TypeError on str with non-ASCII characters): the
+    # header's bytes as sent (ASGI headers are Latin-1) against the key's UTF-8
+    if (
+        configured is None
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(configured.encode(), given.strip().encode("latin-1", "replace"))
+    ):
+        raise InvalidApiKey("Admin key required (Authorization: Bearer <MEDIAGATE_ADMIN_KEY>)")
 
 
 AdminDep = Depends(require_admin)

@@ -34,13 +34,14 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from mediagate.api.rest.deps import CallerOnlyDep
+from mediagate.api.rest.jsonbody import StrictRoute
 from mediagate.errors import MediagateError
 from mediagate.gateway import Gateway
 from mediagate.services.outage import as_outage
 from mediagate.services.rendering import task_json
 from mediagate.services.task_events import TaskEvent
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=StrictRoute)
 log = logging.getLogger("mediagate.api")
 
 T = TypeVar("T")

@@ -14,12 +14,14 @@ from starlette.routing import Route
 
 from mediagate.api.fastjson import FastJSONResponse
 from mediagate.api.rest.deps import CreatorOnlyDep, creating_caller
+from mediagate.api.rest.jsonbody import StrictRoute, loads
 from mediagate.api.rest.schemas import GenerationBody, created_json, ok
 from mediagate.gateway import Gateway
 from mediagate.services.idempotency import Claim
+from mediagate.services.validation import input_limits
 from mediagate.services.views import Principal, TaskView
 
-router = APIRouter(tags=["generations"])
+router = APIRouter(tags=["generations"], route_class=StrictRoute)
 
 
 def render(view: TaskView) -> tuple[int, dict[str, Any]]:
@@ -43,8 +45,11 @@ async def _create(
 ) -> Response:
     gateway: Gateway = request.app.state.gateway
 
+    # built first: what no store or encoder could take is refused (400) before anything else sees it
+    inp = body.to_input(input_limits(gateway.settings))
+
     async def handler(claim: Claim | None) -> tuple[int, dict[str, Any]]:
-        view = await gateway.tasks.create(principal, body.to_input(), claim=claim, render=render)
+        view = await gateway.tasks.create(principal, inp, claim=claim, render=render)
         return render(view)
 
     fingerprinted = body.model_dump(mode="json", exclude_none=True) if idempotency_key is not None else None
@@ -79,7 +84,7 @@ async def _body(request: Request) -> GenerationBody:
         subtype = message.get_content_subtype()
         if message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json")):
             try:
-                data = json.loads(raw)
+                data = loads(raw)  # orjson: strict JSON (no invalid UTF-8, lone surrogates, NaN; depth ≤ 1024)
             except json.JSONDecodeError as exc:
                 error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
                 raise RequestValidationError([error]) from exc

@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter
 
 from mediagate.api.rest.deps import CallerDep, GatewayDep
+from mediagate.api.rest.jsonbody import StrictRoute
 from mediagate.api.rest.schemas import ok
 from mediagate.catalog import ModelSpec
 from mediagate.domain.media import MediaType
 from mediagate.errors import InvalidParameter
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], route_class=StrictRoute)
 
 
 def model_json(model: ModelSpec, unavailable: str | None) -> dict[str, Any]:

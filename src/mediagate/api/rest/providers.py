@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from mediagate.api.rest.deps import CallerDep, GatewayDep
+from mediagate.api.rest.jsonbody import StrictRoute
 from mediagate.api.rest.schemas import ok
 
-router = APIRouter(tags=["providers"])
+router = APIRouter(tags=["providers"], route_class=StrictRoute)
 
 
 @router.get("/providers/health")

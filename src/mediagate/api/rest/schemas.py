@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from mediagate.domain.media import MediaType, Priority
 from mediagate.domain.requests import GenerationInput
+from mediagate.domain.safety import DEFAULT_LIMITS, FiniteFloat, InputLimits, Int64
 from mediagate.services.rendering import task_json as task_json
 from mediagate.services.rendering import ts as ts
 from mediagate.services.views import TaskPage, TaskView
@@ -22,7 +23,7 @@ class GenerationBody(BaseModel):
     model: str | None = None
     prompt: str | None = None
     image_urls: list[str] | None = None
-    duration: float | None = None
+    duration: FiniteFloat | None = None
     aspect_ratio: str | None = None
     resolution: str | None = None
     generate_audio: bool | None = None
@@ -31,7 +32,7 @@ class GenerationBody(BaseModel):
     provider: str | None = None
     priority: Priority | None = None
     negative_prompt: str | None = None
-    seed: int | None = None
+    seed: Int64 | None = None
     voice: str | None = None
     audio_url: str | None = None
     output_format: str | None = None
@@ -42,11 +43,11 @@ class GenerationBody(BaseModel):
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
-    def to_input(self) -> GenerationInput:
+    def to_input(self, limits: InputLimits = DEFAULT_LIMITS) -> GenerationInput:
         data = self.model_dump(exclude_none=True)
         data["image_urls"] = self.image_urls or []
         data["options"] = self.options or {}
-        return GenerationInput.model_validate(data)
+        return GenerationInput.model_validate(data, context=limits.context())
 
 
 def created_json(view: TaskView) -> dict[str, Any]:

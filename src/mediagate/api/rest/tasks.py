@@ -10,12 +10,14 @@ from starlette.routing import Route
 
 from mediagate.api.fastjson import FastJSONResponse
 from mediagate.api.rest.deps import CallerDep, CallerOnlyDep, CreatorDep, GatewayDep, querying_caller
+from mediagate.api.rest.jsonbody import StrictRoute
 from mediagate.api.rest.schemas import ok, page_json, task_json
-from mediagate.errors import NotFound
+from mediagate.domain.safety import INT64_MAX, INT64_MIN
+from mediagate.errors import NotFound, TaskNotFound
 from mediagate.gateway import Gateway
 from mediagate.services.views import Principal
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], route_class=StrictRoute)
 
 
 @router.get("/tasks")
@@ -23,8 +25,9 @@ async def list_tasks(
     principal: CallerDep,
     gateway: GatewayDep,
     status: str | None = None,
-    limit: int = Query(default=20),
-    offset: int = Query(default=0),
+    # (64-bit integers: the database refuses anything larger)
+    limit: int = Query(default=20, ge=INT64_MIN, le=INT64_MAX),
+    offset: int = Query(default=0, ge=INT64_MIN, le=INT64_MAX),
 ) -> dict[str, Any]:
     page = await gateway.tasks.list_tasks(principal, status, limit, offset)
     return ok(page_json(page))
@@ -48,7 +51,10 @@ async def get_task_fast(request: Request) -> Response:
     dependency machinery, which cost more than the work itself (see docs/benchmarks.md). Clients poll
     this endpoint: it is the hottest one."""
     principal = await querying_caller(request)
-    return await _get_task(request, principal, request.path_params["task_id"])
+    task_id: str = request.path_params["task_id"]
+    if "\x00" in task_id:  # (no task id holds NUL; as a parameter it is an error on PostgreSQL)
+        raise TaskNotFound("Task not found")
+    return await _get_task(request, principal, task_id)
 
 
 def install_fast_routes(app: FastAPI) -> None:

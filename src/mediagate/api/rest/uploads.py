@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
 from mediagate.api.rest.deps import CreatorDep, GatewayDep
+from mediagate.api.rest.jsonbody import StrictRoute
 from mediagate.api.rest.schemas import ok, ts
 from mediagate.errors import InvalidParameter, PayloadTooLarge
 
-router = APIRouter(tags=["uploads"])
+router = APIRouter(tags=["uploads"], route_class=StrictRoute)
 CHUNK = 1024 * 1024
 
 
