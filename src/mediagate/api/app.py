@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 
 from mediagate import __version__
 from mediagate.api import errors
+from mediagate.api.body_limit import BodyLimit
 from mediagate.api.digen import router as digen_router
 from mediagate.api.graphql import graphql_router
 from mediagate.api.openai import router as openai_router
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True, gatewa
     )
     app.state.gateway = gw
     errors.install(app)
+    app.add_middleware(BodyLimit, settings=gw.settings)  # 413 past the body limits (api/body_limit.py)
     app.include_router(rest_router)
     install_fast_routes(app)  # GET /api/v1/tasks/{id} served by a plain route (docs/benchmarks.md)
     install_openai_fast_routes(app)  # POST /v1/images/generations, the same way

@@ -46,6 +46,7 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     import uvicorn
 
     from mediagate.api.app import create_app
+    from mediagate.api.serving import server_options
     from mediagate.config import Settings
 
     overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -60,7 +61,14 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     click.echo(f"  get an account and API keys:  {_key_hint()}")
     click.echo(f"  API docs: {settings.base_url}/docs")
     tune_gc()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        **server_options(settings),  # header and keep-alive timeouts, as the test server (api/serving.py)
+    )
 
 
 @click.command()

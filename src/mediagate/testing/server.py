@@ -11,17 +11,31 @@ from typing import Any
 
 import uvicorn
 
+from mediagate.api.serving import server_options
+from mediagate.config import Settings
+
 
 class ThreadedServer:
-    """`with ThreadedServer(app) as server: httpx.get(server.url + "/…")`"""
+    """`with ThreadedServer(app) as server: httpx.get(server.url + "/…")`
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    The server runs with `mediagate serve`'s options (`mediagate.api.serving.server_options`: header
+    and keep-alive timeouts) for `settings` — by default the settings of the app's gateway when it has
+    one (`create_app`), else the settings' defaults.
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *, settings: Settings | None = None) -> None:
         self.app = app
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when the listening
+        # socket says TCP, and without it a response written in two parts waits ~40 ms for a delayed ACK
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()[:2]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        if settings is None:
+            gateway = getattr(getattr(app, "state", None), "gateway", None)
+            settings = getattr(gateway, "settings", None)
+        options = server_options(settings if isinstance(settings, Settings) else None)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name=f"server-{self.port}", daemon=True)
 
