@@ -7,6 +7,9 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import logging
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -35,7 +38,13 @@ from mediagate.testing.crash import crash_point
 #: outputs larger than this are refused (a runaway vendor URL must not fill the disk)
 MAX_OUTPUT_BYTES = 2 * 1024**3
 #: outputs up to this size are probed and written on the event loop, larger ones in a thread
+log = logging.getLogger("mediagate.assets")
+
 INLINE_BYTES = 256 * 1024
+#: files without a live asset row are removed once this old (`AssetService.sweep_orphans`) ...
+ORPHAN_AGE_SECONDS = 3600.0
+#: ... by every this-many-th sweep (the first included: a restart after a crash looks at once)
+ORPHAN_SWEEP_EVERY = 12
 #: signed output URLs kept for repeated polls (cleared when full)
 URL_CACHE_SIZE = 10_000
 #: the bytes of outputs stored while a request of this process waits for their task (`awaiting`: the
@@ -100,6 +109,7 @@ class AssetService:
         self._recent_size = 0
         #: task id → the asset ids kept for it, while a request waits for the task (`awaiting`)
         self._awaited: dict[str, list[str]] = {}
+        self._sweeps = 0
 
     # --- signing -------------------------------------------------------------------------------
 
@@ -384,7 +394,56 @@ class AssetService:
             raise NotFound("File not found or link expired") from exc
 
     async def sweep(self) -> int:
-        """Delete expired files; returns how many were removed."""
+        """Delete expired files (and, every `ORPHAN_SWEEP_EVERY`-th run, orphaned ones: `sweep_orphans`);
+        returns how many were removed."""
+        self._sweeps += 1
+        removed = await self._sweep_expired()
+        if self._sweeps % ORPHAN_SWEEP_EVERY == 1:
+            removed += await self.sweep_orphans()
+        return removed
+
+    async def sweep_orphans(self, *, older_than: float = ORPHAN_AGE_SECONDS) -> int:
+        """Delete stored files that no live asset row describes, once `older_than` seconds old.
+
+        An output is written before the transaction that inserts its row commits (`save`, then the
+        completing transaction): a process killed in between leaves a file nothing points to — the job
+        runs again and stores the output anew — and the expiry sweep, which works from rows, would never
+        remove it. The age keeps files whose row is about to be committed (by any process) out of it."""
+        cutoff = time.time() - older_than
+
+        def scan() -> list[Path]:
+            found: list[Path] = []
+            if not self.root.is_dir():
+                return found
+            for day in self.root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]"):
+                with contextlib.suppress(OSError):
+                    for entry in os.scandir(day):
+                        with contextlib.suppress(OSError):
+                            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                                found.append(Path(entry.path))
+            return found
+
+        candidates = await asyncio.to_thread(scan)
+        removed = 0
+        for start in range(0, len(candidates), 500):
+            batch = {path.name.split(".", 1)[0]: path for path in candidates[start : start + 500]}
+            async with self.db.read() as session:
+                live = set(
+                    (
+                        await session.scalars(
+                            select(Asset.id).where(Asset.id.in_(list(batch)), Asset.deleted_at.is_(None))
+                        )
+                    ).all()
+                )
+            for asset_id, path in batch.items():
+                if asset_id not in live:
+                    await asyncio.to_thread(path.unlink, True)
+                    removed += 1
+        if removed:
+            log.warning("removed %d stored file(s) without an asset row (left by a crash)", removed)
+        return removed
+
+    async def _sweep_expired(self) -> int:
         now = utcnow()
         async with self.db.read() as session:
             rows = (
