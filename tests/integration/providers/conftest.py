@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import io
+import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,9 +75,14 @@ async def public_resolver(host: str, port: int) -> list[str]:
     return ["93.184.216.34"]
 
 
-def serve_fake(fake: ServedFake) -> Iterator[tuple[Any, str]]:
+def serve_fake(fake: ServedFake) -> Generator[tuple[Any, str], None, None]:
     """Start `fake` on a free port; yields (fake, base url). Use from a fixture with `yield from`."""
-    with ThreadedServer(fake.app()) as server:
+    server = ThreadedServer(fake.app())
+    # the listening socket is made without IPPROTO_TCP, so asyncio does not set TCP_NODELAY on the
+    # connections it accepts: every answer on a kept-alive connection then waited ~40 ms for a delayed
+    # ACK (Nagle). Set on the listener, the option is inherited by every accepted connection.
+    server.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with server:
         fake.base_url = server.url
         yield fake, server.url
 

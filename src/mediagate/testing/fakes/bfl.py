@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import base64
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediagate.media import synth
-from mediagate.testing.fakes.common import FakeJob, FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, make_image
 
 #: model path → credits BFL charges (1 credit = $0.01; list prices, for the `cost` field only)
 MODELS: dict[str, float] = {
@@ -75,6 +75,13 @@ def _ratio_ok(ratio: Any) -> bool:
 
 
 class FakeBFL(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v1/[^/]+",
+        "poll": r"GET /v1/get_result",
+        "download": r"GET /files/.+",
+        "input": r"GET /inputs/.+",
+    }
+
     def output_size(self, job: FakeJob) -> tuple[int, int]:
         body, model = job.body, job.extra["model"]
         if model == "flux-pro-1.1-ultra":
@@ -199,7 +206,7 @@ class FakeBFL(FakeVendor):
         async def input_file(request: Request) -> Response:
             """A reference image a client might link to (what `image_urls` point at in tests)."""
             self.calls["input"] += 1
-            return Response(synth.make_image("reference", 64, 48, "png", label="REF"), media_type="image/png")
+            return Response(make_image("reference", 64, 48, "png", label="REF"), media_type="image/png")
 
         async def file(request: Request) -> Response:
             self.calls["file"] += 1
@@ -211,10 +218,10 @@ class FakeBFL(FakeVendor):
                 return Response(status_code=404)
             width, height = self.output_size(job)
             fmt = "png" if name.endswith(".png") else "jpeg"
-            data = synth.make_image(str(job.body.get("prompt") or ""), width, height, fmt, label="FAKE BFL")
+            data = make_image(str(job.body.get("prompt") or ""), width, height, fmt, label="FAKE BFL")
             return Response(data, media_type=f"image/{fmt}")
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/v1/get_result", get_result, methods=["GET"]),
                 Route("/v1/{model}", create, methods=["POST"]),

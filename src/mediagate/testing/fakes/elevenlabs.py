@@ -15,7 +15,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediagate.media import convert, synth
-from mediagate.testing.fakes.common import FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeVendor
 
 MODELS = {
     "eleven_multilingual_v2",
@@ -62,6 +63,10 @@ def speech_seconds(text: str, speed: float | None) -> float:
 
 
 class FakeElevenLabs(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v1/text-to-speech/[^/]+",
+    }
+
     def __init__(self, api_key: str = "test-key", latency: float = 0.05) -> None:
         super().__init__(api_key, latency)
         self.requests: list[dict[str, Any]] = []  #: every accepted call: voice_id, output_format, body
@@ -140,4 +145,4 @@ class FakeElevenLabs(FakeVendor):
                 headers={"request-id": job.id, "x-character-count": str(len(text))},
             )
 
-        return Starlette(routes=[Route("/v1/text-to-speech/{voice_id}", tts, methods=["POST"])])
+        return self.serve(routes=[Route("/v1/text-to-speech/{voice_id}", tts, methods=["POST"])])

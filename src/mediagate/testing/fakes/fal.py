@@ -21,7 +21,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediagate.media import synth
-from mediagate.testing.fakes.common import FakeJob, FakeVendor, video_response
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, make_image, video_response
 
 #: model id → output kind; image-to-video siblings of the shipped video models included
 MODELS: dict[str, str] = {
@@ -66,6 +67,12 @@ def app_root(model_id: str) -> str:
 
 
 class FakeFal(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "download": r"GET /files/.+",
+        "submit": r"POST /.+",
+        "poll": r"GET /.+/requests/[^/]+(/status)?",
+    }
+
     def __init__(self, api_key: str = "test-key", latency: float = 0.6) -> None:
         super().__init__(api_key, latency)
         self.models = dict(MODELS)
@@ -261,7 +268,7 @@ class FakeFal(FakeVendor):
             if ext in ("png", "jpeg"):
                 width, height = self.image_size(job.body)
                 data = await asyncio.to_thread(
-                    synth.make_image, str(job.body.get("prompt", "")), width, height, ext, "FAKE FAL"
+                    make_image, str(job.body.get("prompt", "")), width, height, ext, "FAKE FAL"
                 )
                 return Response(data, media_type=f"image/{ext}")
             if ext == "wav":
@@ -269,7 +276,7 @@ class FakeFal(FakeVendor):
                 return Response(wav, media_type="audio/wav")
             return Response(status_code=404)
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/files/{name}", file, methods=["GET"]),
                 Route("/{root:path}/requests/{request_id}/status", status, methods=["GET"]),

@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import re
 import xml.etree.ElementTree as ET
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediagate.media import convert, synth
-from mediagate.testing.fakes.common import FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeVendor
 from mediagate.testing.fakes.veo import api_key_of, bad_token, google_error, injected_error, invalid_key
 
 ENCODINGS = {"LINEAR16": "wav", "MP3": "mp3", "OGG_OPUS": "ogg"}
@@ -31,6 +32,10 @@ MAX_INPUT_BYTES = 5000
 
 
 class FakeGoogleTTS(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v1/text:synthesize",
+    }
+
     def __init__(
         self,
         api_key: str = "test-key",
@@ -119,4 +124,4 @@ class FakeGoogleTTS(FakeVendor):
             self.auth_seen.append(seen)
             return JSONResponse({"audioContent": base64.b64encode(self.audio(body)).decode()})
 
-        return Starlette(routes=[Route("/v1/text:synthesize", synthesize, methods=["POST"])])
+        return self.serve(routes=[Route("/v1/text:synthesize", synthesize, methods=["POST"])])

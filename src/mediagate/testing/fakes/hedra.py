@@ -13,7 +13,8 @@ import io
 import time
 import uuid
 import wave
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,7 +23,7 @@ from starlette.routing import Route
 
 from mediagate.media import synth
 from mediagate.media.probe import sniff
-from mediagate.testing.fakes.common import FakeJob, FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, make_image, make_mp4
 
 CHARACTER_3 = "d1dd37a3-e39a-4854-a298-6510289f9cf2"
 MODELS = [
@@ -53,6 +54,13 @@ def wav_seconds(data: bytes) -> float | None:
 
 
 class FakeHedra(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /web-app/public/generations",
+        "poll": r"GET /web-app/public/generations/[^/]+/status",
+        "download": r"GET /files/.+",
+        "input": r"GET /samples/.+",
+    }
+
     def __init__(self, api_key: str = "test-key", latency: float = 0.6, sample_seconds: float = 2.0) -> None:
         super().__init__(api_key, latency)
         self.assets: dict[str, dict[str, Any]] = {}  #: asset id → {name, type, data, format}
@@ -235,7 +243,7 @@ class FakeHedra(FakeVendor):
                 return Response(status_code=404)
             inputs = job.body["generated_video_inputs"]
             width, height = synth.dimensions("480p", inputs.get("aspect_ratio", "16:9"))
-            data = synth.make_mp4(
+            data = make_mp4(
                 str(inputs["text_prompt"]),
                 width=width,
                 height=height,
@@ -249,7 +257,7 @@ class FakeHedra(FakeVendor):
         async def samples(request: Request) -> Response:
             name = request.path_params["name"]
             if name == "face.png":
-                return Response(synth.make_image("portrait", 512, 512, "png", "FACE"), media_type="image/png")
+                return Response(make_image("portrait", 512, 512, "png", "FACE"), media_type="image/png")
             if name == "voice.wav":
                 return Response(synth.make_wav(self.sample_seconds), media_type="audio/wav")
             if name == "notes.txt":
@@ -258,7 +266,7 @@ class FakeHedra(FakeVendor):
                 return Response(status_code=302, headers={"Location": "/samples/face.png"})
             return Response(status_code=404)
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/web-app/public/models", models, methods=["GET"]),
                 Route("/web-app/public/voices", voices, methods=["GET"]),

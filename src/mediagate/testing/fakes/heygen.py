@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediagate.media import synth
-from mediagate.testing.fakes.common import FakeJob, FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, make_image, make_mp4
 
 SECONDS_PER_CHAR = 0.06  #: ~1000 characters a minute
 
@@ -31,6 +31,12 @@ def _err(status: int, code: str, message: str) -> JSONResponse:
 
 
 class FakeHeyGen(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v2/video/generate",
+        "poll": r"GET /v1/video_status\.get",
+        "download": r"GET /files/.+",
+    }
+
     def __init__(self, api_key: str = "test-key", latency: float = 0.6) -> None:
         super().__init__(api_key, latency)
         self.avatars: set[str] | None = None
@@ -164,9 +170,9 @@ class FakeHeyGen(FakeVendor):
                 return Response(status_code=403)
             dimension = job.body.get("dimension") or {"width": 1920, "height": 1080}
             if name.endswith(".jpg"):
-                image = synth.make_image("thumbnail", dimension["width"] // 4, dimension["height"] // 4, "jpeg")
+                image = make_image("thumbnail", dimension["width"] // 4, dimension["height"] // 4, "jpeg")
                 return Response(image, media_type="image/jpeg")
-            data = synth.make_mp4(
+            data = make_mp4(
                 str(job.body.get("prompt") or "heygen fake avatar"),
                 width=int(dimension["width"]),
                 height=int(dimension["height"]),
@@ -177,7 +183,7 @@ class FakeHeyGen(FakeVendor):
             )
             return Response(data, media_type="video/mp4")
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/v2/video/generate", generate, methods=["POST"]),
                 Route("/v1/video_status.get", status, methods=["GET"]),

@@ -8,15 +8,15 @@ Synchronous like the real one: the answer carries the images as base64. ``[moder
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediagate.media import synth
-from mediagate.testing.fakes.common import FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeVendor, make_image
 from mediagate.testing.fakes.veo import api_key_of, bad_token, google_error, injected_error, invalid_key, no_identity
 
 #: model → (max sampleCount, takes imageSize, Gemini API serves it)
@@ -48,6 +48,10 @@ RAI_REASON = (
 
 
 class FakeImagen(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v1beta/models/[^/]+:predict|POST /v1/projects/.+:predict",
+    }
+
     def __init__(
         self,
         api_key: str = "test-key",
@@ -116,7 +120,7 @@ class FakeImagen(FakeVendor):
         count = int(parameters.get("sampleCount", 4 if MODELS[model][0] > 1 else 1))
         predictions = []
         for index in range(count):
-            data = synth.make_image(f"{prompt} #{index + 1}", width, height, mime.split("/")[1], "FAKE IMAGEN")
+            data = make_image(f"{prompt} #{index + 1}", width, height, mime.split("/")[1], "FAKE IMAGEN")
             predictions.append({"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": mime})
         return {"predictions": predictions}
 
@@ -150,7 +154,7 @@ class FakeImagen(FakeVendor):
                 return refused
             return JSONResponse(self.answer(model, body))
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/v1beta/models/{model}:predict", gemini_predict, methods=["POST"]),
                 Route(

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import jwt
 from starlette.applications import Starlette
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediagate.testing.fakes.common import FakeJob, FakeVendor, video_response
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, video_response
 
 #: vendor model → the endpoints it serves
 MODELS: dict[str, frozenset[str]] = {
@@ -42,6 +43,12 @@ TEST_SECRET = "sk-test-0123456789abcdefghijklmnop"  # noqa: S105 - a test creden
 
 
 class FakeKling(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v1/videos/(text2video|image2video)",
+        "poll": r"GET /v1/videos/[^/]+/[^/]+",
+        "download": r"GET /files/.+",
+    }
+
     def __init__(self, access_key: str = "ak-test", secret_key: str = TEST_SECRET, latency: float = 0.6) -> None:
         super().__init__(api_key=access_key, latency=latency)
         self.access_key = access_key
@@ -237,7 +244,7 @@ class FakeKling(FakeVendor):
             # rendered at 480p to keep tests fast (Kling renders 720p in std, 1080p in pro)
             return video_response(job, resolution="480p", ratio=ratio, duration=float(job.body.get("duration", "5")))
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/v1/videos/text2video", create, methods=["POST"]),
                 Route("/v1/videos/image2video", create, methods=["POST"]),

@@ -10,15 +10,16 @@ keyframes ``frame0``/``frame1`` of type image or generation, durations "5s"/"9s"
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediagate.testing.fakes.common import FakeJob, FakeVendor, video_response
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, video_response
 
 MODELS = {"ray-2", "ray-flash-2", "ray-1-6"}
 RATIOS = {"1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"}
@@ -41,6 +42,12 @@ def _frame_problem(name: str, frame: Any) -> str | None:
 
 
 class FakeLuma(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /dream-machine/v1/generations(/video)?",
+        "poll": r"GET /dream-machine/v1/generations/[^/]+",
+        "download": r"GET /files/.+",
+    }
+
     def __init__(self, api_key: str = "luma-test-key", latency: float = 0.6) -> None:
         super().__init__(api_key=api_key, latency=latency)
         self.deleted: set[str] = set()
@@ -155,7 +162,7 @@ class FakeLuma(FakeVendor):
             return video_response(job, resolution="480p", ratio=job.body.get("aspect_ratio"), duration=seconds)
 
         base = "/dream-machine/v1"
-        return Starlette(
+        return self.serve(
             routes=[
                 Route(f"{base}/generations/video", create, methods=["POST"]),
                 Route(f"{base}/generations", create, methods=["POST"]),

@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import io
 import time
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from starlette.applications import Starlette
@@ -23,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediagate.media import convert, synth
-from mediagate.testing.fakes.common import FakeJob, FakeVendor, video_response
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, make_image, video_response
 
 #: model → (text-to-video allowed, image-to-video allowed, resolution → durations)
 VIDEO_MODELS: dict[str, tuple[bool, bool, dict[str, tuple[int, ...]]]] = {
@@ -93,6 +94,12 @@ def flac(duration: float, sample_rate: int = 32000) -> bytes:
 
 
 class FakeMinimax(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v1/(video_generation|image_generation|t2a_v2)",
+        "poll": r"GET /v1/(query/video_generation|files/retrieve)",
+        "download": r"GET /files/.+",
+    }
+
     def __init__(self, api_key: str = "test-key", latency: float = 0.6) -> None:
         super().__init__(api_key, latency)
         self.files: dict[str, FakeJob] = {}  #: file_id → the video job that produced it
@@ -251,7 +258,7 @@ class FakeMinimax(FakeVendor):
             else:
                 data = {
                     "image_base64": [
-                        base64.b64encode(synth.make_image(prompt, width, height, "jpeg", "FAKE MINIMAX")).decode()
+                        base64.b64encode(make_image(prompt, width, height, "jpeg", "FAKE MINIMAX")).decode()
                         for _ in names
                     ]
                 }
@@ -322,15 +329,13 @@ class FakeMinimax(FakeVendor):
             stem, _, ext = request.path_params["name"].rpartition(".")
             if ext == "jpeg" and stem in self.images:
                 prompt, width, height = self.images[stem]
-                return Response(
-                    synth.make_image(prompt, width, height, "jpeg", "FAKE MINIMAX"), media_type="image/jpeg"
-                )
+                return Response(make_image(prompt, width, height, "jpeg", "FAKE MINIMAX"), media_type="image/jpeg")
             job = self.files.get(stem)
             if job is None or ext != "mp4":
                 return Response(status_code=404)
             return video_response(job, resolution="480p", ratio="16:9", duration=float(job.extra["duration"]))
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/v1/video_generation", video_generation, methods=["POST"]),
                 Route("/v1/query/video_generation", query, methods=["GET"]),

@@ -15,8 +15,9 @@ from __future__ import annotations
 import base64
 import io
 import time
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
@@ -27,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediagate.media import convert, synth
-from mediagate.testing.fakes.common import FakeJob, FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, make_image
 
 IMAGE_MODELS: dict[str, dict[str, tuple[str, ...]]] = {
     "gpt-image-1": {
@@ -90,6 +91,11 @@ def encode_audio(wav: bytes, fmt: str) -> bytes:
 
 
 class FakeOpenAI(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v1/(images/generations|images/edits|audio/speech)",
+        "download": r"GET /files/.+",
+    }
+
     def guard(self, request: Request) -> Response | None:
         injected = self.take_injected()
         if injected == 429:
@@ -165,7 +171,7 @@ class FakeOpenAI(FakeVendor):
         fmt = str(body.get("output_format") or "png")
         created = int(time.time())
         if model == "gpt-image-1":
-            data = synth.make_image(str(body["prompt"]), width, height, fmt, label="FAKE OPENAI gpt-image-1")
+            data = make_image(str(body["prompt"]), width, height, fmt, label="FAKE OPENAI gpt-image-1")
             answer: dict[str, Any] = {
                 "created": created,
                 "background": body.get("background", "opaque"),
@@ -183,7 +189,7 @@ class FakeOpenAI(FakeVendor):
         else:
             item: dict[str, Any] = {"revised_prompt": f"A detailed rendering of: {body['prompt']}"}
             if body.get("response_format") == "b64_json":
-                data = synth.make_image(str(body["prompt"]), width, height, "png", label="FAKE OPENAI dall-e-3")
+                data = make_image(str(body["prompt"]), width, height, "png", label="FAKE OPENAI dall-e-3")
                 item["b64_json"] = base64.b64encode(data).decode()
             else:
                 item["url"] = f"{self.base_url}/files/{job.id}.png?st=2099-01-01&sig=fake"
@@ -262,10 +268,10 @@ class FakeOpenAI(FakeVendor):
             if job is None:
                 return Response(status_code=404)
             width, height = (int(x) for x in str(job.body.get("size") or "1024x1024").split("x"))
-            data = synth.make_image(str(job.body["prompt"]), width, height, "png", label="FAKE OPENAI dall-e-3")
+            data = make_image(str(job.body["prompt"]), width, height, "png", label="FAKE OPENAI dall-e-3")
             return Response(data, media_type="image/png")
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/v1/images/generations", generations, methods=["POST"]),
                 Route("/v1/images/edits", edits, methods=["POST"]),

@@ -17,8 +17,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediagate.media import synth
-from mediagate.testing.fakes.common import FakeJob, FakeVendor, video_response
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, make_image, video_response
 
 #: official models ("owner/name") → output kind
 OFFICIAL: dict[str, str] = {
@@ -49,6 +50,12 @@ def _now() -> str:
 
 
 class FakeReplicate(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v1/(models/[^/]+/[^/]+/predictions|predictions)",
+        "poll": r"GET /v1/predictions/[^/]+",
+        "download": r"GET /files/.+",
+    }
+
     def __init__(self, api_key: str = "test-key", latency: float = 0.6) -> None:
         super().__init__(api_key, latency)
         self.official = dict(OFFICIAL)
@@ -230,7 +237,7 @@ class FakeReplicate(FakeVendor):
                 if ratio == "1:1" or ratio is None:
                     width, height = 1024, 1024
                 data = await asyncio.to_thread(
-                    synth.make_image, str(job.body.get("prompt", "")), width, height, ext, "FAKE REPLICATE"
+                    make_image, str(job.body.get("prompt", "")), width, height, ext, "FAKE REPLICATE"
                 )
                 return Response(data, media_type=f"image/{'jpeg' if ext == 'jpg' else ext}")
             if ext == "wav":
@@ -238,7 +245,7 @@ class FakeReplicate(FakeVendor):
                 return Response(await asyncio.to_thread(synth.make_wav, seconds, 24000), media_type="audio/wav")
             return Response(status_code=404)
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/v1/models/{owner}/{name}/predictions", create_official, methods=["POST"]),
                 Route("/v1/predictions", create_version, methods=["POST"]),

@@ -11,8 +11,9 @@ their exact wording is unverified.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -20,8 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediagate.media import synth
-from mediagate.testing.fakes.common import FakeJob, FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, make_mp4
 
 VERSION = "2024-11-06"
 GEN4_RATIOS = {"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}
@@ -54,6 +54,12 @@ def _invalid(path: str, message: str) -> JSONResponse:
 
 
 class FakeRunway(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v1/(image_to_video|text_to_video)",
+        "poll": r"GET /v1/tasks/[^/]+",
+        "download": r"GET /files/.+",
+    }
+
     def validate(self, endpoint: str, body: dict[str, Any]) -> JSONResponse | None:
         model = body.get("model")
         rule = RULES.get((endpoint, str(model)))
@@ -178,7 +184,7 @@ class FakeRunway(FakeVendor):
             body = job.body
             width, height = (int(x) for x in str(body["ratio"]).split(":"))
             model = str(body["model"])
-            data = synth.make_mp4(
+            data = make_mp4(
                 str(body.get("prompt") or "runway fake video"),
                 width=width,
                 height=height,
@@ -189,7 +195,7 @@ class FakeRunway(FakeVendor):
             )
             return Response(data, media_type="video/mp4")
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/v1/image_to_video", create, methods=["POST"]),
                 Route("/v1/text_to_video", create, methods=["POST"]),

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediagate.testing.fakes.common import FakeJob, FakeVendor, video_response
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, video_response
 
 MODELS = {
     "dreamina-seedance-2-0-260128",
@@ -27,6 +28,12 @@ def _err(status: int, code: str, message: str) -> JSONResponse:
 
 
 class FakeSeedance(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /api/v3/contents/generations/tasks",
+        "poll": r"GET /api/v3/contents/generations/tasks/[^/]+",
+        "download": r"GET /files/.+",
+    }
+
     def task_body(self, job: FakeJob) -> dict[str, Any]:
         phase = self.phase(job)
         body = job.body
@@ -141,7 +148,7 @@ class FakeSeedance(FakeVendor):
                 job, resolution=body.get("resolution"), ratio=body.get("ratio"), duration=float(body.get("duration", 5))
             )
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/api/v3/contents/generations/tasks", create, methods=["POST"]),
                 Route("/api/v3/contents/generations/tasks/{task_id}", get, methods=["GET"]),

@@ -15,7 +15,8 @@ import asyncio
 import base64
 import io
 import secrets
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from PIL import Image, ImageFilter
 from starlette.applications import Starlette
@@ -24,8 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediagate.media import synth
-from mediagate.testing.fakes.common import FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeVendor, make_image
 
 ASPECT_RATIOS = {
     "1:1": (1024, 1024),
@@ -98,6 +98,10 @@ def _number(value: str, low: float, high: float) -> bool:
 
 
 class FakeStability(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v2beta/stable-image/generate/[^/]+",
+    }
+
     #: seconds each generation takes before the answer (the API is synchronous)
     delay: float = 0.0
 
@@ -153,7 +157,7 @@ class FakeStability(FakeVendor):
                     width, height = source.size
             else:
                 width, height = ASPECT_RATIOS[str(fields.get("aspect_ratio") or "1:1")]
-            data = synth.make_image(prompt, width, height, fmt, label=f"FAKE STABILITY {endpoint}")
+            data = make_image(prompt, width, height, fmt, label=f"FAKE STABILITY {endpoint}")
             finish = "SUCCESS"
             if job.outcome == "moderation":
                 finish = "CONTENT_FILTERED"
@@ -173,7 +177,7 @@ class FakeStability(FakeVendor):
                 )
             return Response(data, media_type=f"image/{fmt}", headers=headers)
 
-        return Starlette(routes=[Route("/v2beta/stable-image/generate/{endpoint}", generate, methods=["POST"])])
+        return self.serve(routes=[Route("/v2beta/stable-image/generate/{endpoint}", generate, methods=["POST"])])
 
     def check(self, endpoint: str, fields: dict[str, Any], image: bytes | None) -> str | None:
         """Stability's validation, as far as it matters here: the first problem, or None."""

@@ -12,7 +12,8 @@ import base64
 import binascii
 import time
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediagate.media import synth
-from mediagate.testing.fakes.common import FakeJob, FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, make_mp4
 
 #: model → (durations, resolutions, audio always on in the Gemini API)
 MODELS: dict[str, tuple[set[int], set[str]]] = {
@@ -116,6 +117,12 @@ def decode_image(image: Any) -> bytes | None:
 
 
 class FakeVeo(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /v1beta/models/[^/]+:predictLongRunning|POST /v1/projects/.+:predictLongRunning",
+        "poll": r"GET /v1beta/models/[^/]+/operations/[^/]+|POST /v1/projects/.+:fetchPredictOperation",
+        "download": r"GET /v1beta/files/[^/]+:download",
+    }
+
     def __init__(
         self,
         api_key: str = "test-key",
@@ -138,7 +145,7 @@ class FakeVeo(FakeVendor):
             resolution = "1080p"  # keep the fake's files small; the real 4k output is 3840×2160
         audio = model.startswith("veo-3") and (job.extra["api"] == "gemini" or bool(parameters.get("generateAudio")))
         width, height = synth.dimensions(resolution, str(parameters.get("aspectRatio") or "16:9"))
-        return synth.make_mp4(
+        return make_mp4(
             str(job.body.get("prompt") or "veo"),
             width=width,
             height=height,
@@ -318,7 +325,7 @@ class FakeVeo(FakeVendor):
             return JSONResponse(self.operation(job))
 
         vertex_model = "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}"
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/v1beta/models/{model}:predictLongRunning", gemini_create, methods=["POST"]),
                 Route("/v1beta/models/{model}/operations/{op}", gemini_get, methods=["GET"]),

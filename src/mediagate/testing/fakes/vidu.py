@@ -10,15 +10,16 @@ returned. The error body shape and the moderation err_codes are unverified (see 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediagate.testing.fakes.common import FakeJob, FakeVendor, video_response
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, video_response
 
 Q2_RES = ("540p", "720p", "1080p")
 #: vendor model → endpoints, durations, resolutions, default resolution
@@ -40,6 +41,12 @@ def _err(status: int, reason: str, message: str) -> JSONResponse:
 
 
 class FakeVidu(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /ent/v2/(text2video|img2video|start-end2video)",
+        "poll": r"GET /ent/v2/tasks/[^/]+/creations",
+        "download": r"GET /files/.+",
+    }
+
     def defaults(self, body: dict[str, Any]) -> tuple[int, str]:
         """The duration and resolution Vidu uses when the request leaves them out."""
         model = body["model"]
@@ -189,7 +196,7 @@ class FakeVidu(FakeVendor):
             # rendered at 480p to keep tests fast; Vidu renders the requested resolution
             return video_response(job, resolution="480p", ratio=ratio, duration=float(job.extra["duration"]))
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/ent/v2/text2video", create, methods=["POST"]),
                 Route("/ent/v2/img2video", create, methods=["POST"]),

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediagate.media import synth
-from mediagate.testing.fakes.common import FakeJob, FakeVendor
+from mediagate.testing.fakes.common import CallKind, FakeJob, FakeVendor, make_mp4
 
 T2V_SIZES_480 = {"832*480", "480*832", "624*624"}
 T2V_SIZES_720 = {"1280*720", "720*1280", "960*960", "1088*832", "832*1088"}
@@ -47,6 +47,12 @@ def _stamp(moment: float) -> str:
 
 
 class FakeWan(FakeVendor):
+    CALLS: ClassVar[Mapping[CallKind, str]] = {
+        "submit": r"POST /api/v1/services/aigc/video-generation/video-synthesis",
+        "poll": r"GET /api/v1/tasks/[^/]+",
+        "download": r"GET /files/.+",
+    }
+
     def validate(self, body: dict[str, Any]) -> JSONResponse | None:
         model = str(body.get("model"))
         spec = MODELS.get(model)
@@ -191,7 +197,7 @@ class FakeWan(FakeVendor):
                 width, height = (int(x) for x in str(params["size"]).split("*"))
             else:
                 width, height = I2V_DIMENSIONS[str(params.get("resolution", "1080P"))]
-            data = synth.make_mp4(
+            data = make_mp4(
                 str(job.body.get("prompt") or "wan fake video"),
                 width=width,
                 height=height,
@@ -202,7 +208,7 @@ class FakeWan(FakeVendor):
             )
             return Response(data, media_type="video/mp4")
 
-        return Starlette(
+        return self.serve(
             routes=[
                 Route("/api/v1/services/aigc/video-generation/video-synthesis", create, methods=["POST"]),
                 Route("/api/v1/tasks/{task_id}", get, methods=["GET"]),
