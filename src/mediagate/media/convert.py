@@ -1,4 +1,4 @@
-"""Audio conversion (WAV → MP3 / OGG) with PyAV's bundled FFmpeg."""
+"""Audio conversion (WAV → MP3 / OGG / FLAC) with PyAV's bundled FFmpeg."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from typing import Literal
 import numpy as np
 
 #: format → (container, encoder); the encoders are literals so that PyAV's `add_stream` types an AudioStream
-CODECS: dict[str, tuple[str, Literal["libmp3lame", "libopus"]]] = {
+CODECS: dict[str, tuple[str, Literal["libmp3lame", "libopus", "flac"]]] = {
     "mp3": ("mp3", "libmp3lame"),
     "ogg": ("ogg", "libopus"),
+    "flac": ("flac", "flac"),
 }
 
 
 def wav_to(data: bytes, fmt: str) -> bytes:
-    """Re-encode a mono/stereo 16-bit WAV to `mp3` or `ogg` (Opus)."""
+    """Re-encode a mono/stereo 16-bit WAV to `mp3`, `ogg` (Opus) or `flac` (every audio format the
+    catalog offers: the sandbox renders each one)."""
     import av
 
     if fmt == "wav":
@@ -34,7 +36,7 @@ def wav_to(data: bytes, fmt: str) -> bytes:
         stream = container.add_stream(codec, rate=out_rate)
         stream.layout = "mono" if channels == 1 else "stereo"
         resampler = av.AudioResampler(
-            format="s16" if codec == "libopus" else "s16p", layout=stream.layout, rate=out_rate
+            format="s16" if codec in ("libopus", "flac") else "s16p", layout=stream.layout, rate=out_rate
         )
         frame = av.AudioFrame.from_ndarray(
             samples.reshape(1, -1), format="s16", layout="mono" if channels == 1 else "stereo"
