@@ -506,19 +506,7 @@ CASES = [
 #: cases left out of the matrix because they expose a defect outside the fakes: case → vendors ("*":
 #: every vendor the case applies to) → the defect. Each is a failing test until its fix lands (run them
 #: with FAULTS_WITH_KNOWN_DEFECTS=1); then delete its entry.
-_UNGUARDED_JSON = "INTERNAL_ERROR (JSONDecodeError): the adapter parses the answer with an unguarded response.json()"
-_RESUBMITTED = "a second vendor job: the unreadable 2xx answer to the submission is retried (VendorServerError)"
 KNOWN_DEFECTS: dict[str, dict[str, str]] = {
-    "malformed-json-at-submit": {
-        **dict.fromkeys(("seedance", "wan", "heygen", "fal", "replicate"), _UNGUARDED_JSON + " in submit()"),
-        **dict.fromkeys(("minimax", "veo", "runway", "luma", "vidu", "bfl", "google_tts", "imagen"), _RESUBMITTED),
-    },
-    "malformed-json-at-poll": dict.fromkeys(
-        ("seedance", "runway", "wan", "bfl", "heygen", "fal", "replicate"), _UNGUARDED_JSON + " in poll()"
-    ),
-    # engine/job.py `_store_and_complete` downloads each output once: a transient failure of the
-    # download fails a job the vendor finished (and billed)
-    "download-503-once": {"*": "the output download is not retried"},
     # services/assets.py `save` stores whatever bytes arrived: half an MP4/PNG/JPEG is a "completed" output
     "download-truncated-file": {"*": "a truncated output file is stored and charged as completed"},
 }

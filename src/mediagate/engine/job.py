@@ -8,6 +8,7 @@ import asyncio
 import functools
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
@@ -25,6 +26,7 @@ from mediagate.providers.base import (
     ProviderAdapter,
     ProviderJob,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
@@ -47,6 +49,25 @@ ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
 #: how long a write that records what a vendor told us (its job id, the outputs) is retried here
 #: while the database is unavailable, before the job gives up and its runner runs it again later
 STORE_RETRY_SECONDS = 60.0
+#: HTTP statuses of a failed output download that another try can cure (timeouts, throttling); any
+#: other 4xx (404, 410: the file is gone; 403: an expired link) fails the task at once
+_RETRIED_DOWNLOAD_4XX = frozenset({408, 425, 429})
+_HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b")
+
+
+def _download_lost(exc: VendorError) -> bool:
+    """Whether a failed output download failed for good: an HTTP 4xx that no retry can cure. Without a
+    status (a timeout, a reset, a cut body) or on a 5xx it is retried."""
+    status = exc.status
+    if status is None:
+        # `AssetService.fetch` names the status in its message only ("… failed: HTTP 404")
+        found = _HTTP_STATUS.search(exc.message)
+        status = int(found.group(1)) if found else None
+    return status is not None and 400 <= status < 500 and status not in _RETRIED_DOWNLOAD_4XX
+
+
+def _unreadable(exc: VendorError) -> bool:
+    return isinstance(exc, VendorBadAnswer)
 
 
 class TaskJob:
@@ -66,15 +87,22 @@ class TaskJob:
         self.registry = registry
         self.catalog = catalog
 
-    async def _retry(self, call: Callable[[], Awaitable[T]], deadline: float) -> T:
-        """Retry transient vendor failures (rate limits, 5xx, timeouts) with backoff and jitter."""
+    async def _retry(
+        self,
+        call: Callable[[], Awaitable[T]],
+        deadline: float,
+        *,
+        final: Callable[[VendorError], bool] | None = None,
+    ) -> T:
+        """Retry transient vendor failures (rate limits, 5xx, timeouts, unreadable answers) with backoff
+        and jitter, within `deadline`; `final` says which of them are not retried after all."""
         attempt = 0
         while True:
             try:
                 return await call()
             except (VendorRateLimited, VendorServerError) as exc:
                 attempt += 1
-                if attempt > self.settings.provider_max_retries:
+                if attempt > self.settings.provider_max_retries or (final is not None and final(exc)):
                     raise
                 delay = min(30.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
                 if isinstance(exc, VendorRateLimited) and exc.retry_after:
@@ -197,9 +225,30 @@ class TaskJob:
             try:
                 if live and index + 1 < len(chain) and not self.health.allow(request.provider):
                     raise VendorServerError(f"circuit open for provider '{request.provider}'")
-                result = await self._retry(functools.partial(adapter.submit, current), deadline)
+                result = await self._retry(
+                    functools.partial(adapter.submit, current),
+                    deadline,
+                    # an unreadable answer to a submission: the vendor may hold the job, and a second
+                    # submission would be a second job (and bill) — unless the adapter names the job
+                    final=None if adapter.idempotent_submit else _unreadable,
+                )
                 if live:
                     self.health.success(request.provider)
+            except VendorBadAnswer as exc:
+                # never sent elsewhere either: that too could be a second job, at another vendor
+                if live:
+                    self.health.failure(request.provider, exc.message)
+                await self.tasks.record_attempt(
+                    job.task_id,
+                    {"provider": request.provider, "model": model_id, "error": exc.message, "at": utcnow().isoformat()},
+                )
+                again = "it stayed unreadable" if adapter.idempotent_submit else "it was not submitted again"
+                raise VendorBadAnswer(
+                    f"{exc.message} (the provider's answer to the submission could not be read and it may "
+                    f"hold the job: {again}, nor sent to another provider)",
+                    status=exc.status,
+                    vendor_code=exc.vendor_code,
+                ) from exc
             except (VendorServerError, VendorRateLimited, VendorAuthError) as exc:
                 if live and not exc.message.startswith("circuit open"):
                     self.health.failure(request.provider, exc.message)
@@ -241,6 +290,7 @@ class TaskJob:
                         current,
                         result.outputs,
                         account_id,
+                        deadline,
                         sandbox=mode == "test",
                         submitted=(request.provider, vendor_id),
                     )
@@ -312,7 +362,7 @@ class TaskJob:
         while True:
             result = await self._retry(lambda: adapter.poll(job), deadline)
             if result.status is JobStatus.SUCCEEDED:
-                await self._store_and_complete(job, result.outputs, account_id, sandbox=sandbox)
+                await self._store_and_complete(job, result.outputs, account_id, deadline, sandbox=sandbox)
                 return
             if result.status is JobStatus.FAILED:
                 code = ErrorCode.CONTENT_POLICY if result.content_policy else ErrorCode.GENERATION_FAILED
@@ -336,6 +386,7 @@ class TaskJob:
         job: ProviderJob,
         refs: list[OutputRef],
         account_id: str,
+        deadline: float,
         *,
         sandbox: bool,
         submitted: tuple[str, str | None] | None = None,
@@ -346,7 +397,10 @@ class TaskJob:
             raise VendorServerError("the provider reported success without any output")
         stored, rows = [], []
         for ref in refs:
-            data = await self.assets.fetch(ref)
+            # the vendor finished (and billed) the job: a download that fails on the way (a timeout, a
+            # reset, a body cut short, a 5xx, a 429) is tried again within the task's deadline; a
+            # file that is not there (404, 410) fails at once
+            data = await self._retry(functools.partial(self.assets.fetch, ref), deadline, final=_download_lost)
             output, asset = await self.assets.save(
                 data,
                 account_id=account_id,

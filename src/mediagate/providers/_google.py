@@ -4,7 +4,7 @@
   exceptions (`classify_error`), including the ``google.rpc.RetryInfo`` delay of a 429;
 - the two ways to reach the generative models: the Gemini API (``x-goog-api-key``, the default) or
   Vertex AI (an OAuth bearer token, when `vertex_project` is set), with `missing_settings` knowing both;
-- `json_object`, an answer's JSON object or a VendorServerError.
+- (an answer's JSON object: the base's `HTTPAdapter.json_object`, a `VendorBadAnswer` otherwise).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from mediagate.providers.base import (
     VendorAuthError,
     VendorContentPolicy,
     VendorError,
-    VendorServerError,
 )
 
 #: phrases in Google error messages that mean a Responsible-AI / safety refusal (matched lower-case;
@@ -101,17 +100,6 @@ class GoogleAdapter(HTTPAdapter):
         if not token:
             raise VendorAuthError(f"{self.label}: MEDIAGATE_VERTEX_ACCESS_TOKEN is not set (Vertex AI mode)")
         return {"Authorization": f"Bearer {token}"}
-
-    # --- answers ----------------------------------------------------------------------------------
-
-    def json_object(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise VendorServerError(f"{self.label}: answer is not JSON: {response.text[:200]}") from exc
-        if not isinstance(data, dict):
-            raise VendorServerError(f"{self.label}: unexpected answer {response.text[:200]}")
-        return data
 
     # --- errors: {"error": {code, message, status, details}} ----------------------------------------
 

@@ -18,10 +18,17 @@ A vendor module subclasses `HTTPAdapter` and overrides only what differs: `label
 parsing). Envelopes that report errors inside a 2xx answer (Kling's ``code``, MiniMax's
 ``base_resp``) are checked by the vendor after `request`, raising `error(response)` or its own
 `Vendor*` exception; ``request(..., check=False)`` returns any answer unchecked.
+
+A 2xx answer is parsed with `request_json` / `json_object` (never a bare ``response.json()``): one
+that is not a JSON object — or, in the vendor's own checks, lacks the job id or the output — raises
+`VendorBadAnswer`, which the engine retries on a poll and never on a submission (the vendor may hold
+the job). `decode_base64` is the same guard for inline media.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
@@ -34,6 +41,7 @@ import httpx
 from mediagate.providers.base import (
     Adapter,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorError,
     VendorRateLimited,
@@ -91,6 +99,26 @@ def json_body(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def json_object(response: httpx.Response, label: str) -> dict[str, Any]:
+    """The JSON object of a (successful) answer; anything else — not JSON, cut short, a list, a
+    string — is a `VendorBadAnswer` ("<label>: …")."""
+    data = json_body(response)
+    if data is None:
+        raise VendorBadAnswer(f"{label}: the answer is not JSON: {response.text[:200]}", status=response.status_code)
+    if not isinstance(data, dict):
+        raise VendorBadAnswer(f"{label}: unexpected answer {response.text[:200]}", status=response.status_code)
+    return data
+
+
+def decode_base64(value: Any, label: str, what: str = "inline data") -> bytes:
+    """Base64 media from an answer (leniently: characters outside the alphabet, such as line breaks,
+    are skipped); anything undecodable is a `VendorBadAnswer`."""
+    try:
+        return base64.b64decode(str(value))
+    except (binascii.Error, ValueError) as exc:
+        raise VendorBadAnswer(f"{label}: {what} is not valid base64") from exc
 
 
 def _is_absolute(path: str) -> bool:
@@ -151,14 +179,12 @@ class HTTPAdapter(Adapter):
         return response
 
     async def request_json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        """`request`, answering the JSON object of the body (anything else is a VendorServerError)."""
-        response = await self.request(method, path, **kw)
-        data = json_body(response)
-        if data is None:
-            raise VendorServerError(f"{self.label}: not JSON: {response.text[:200]}")
-        if not isinstance(data, dict):
-            raise VendorServerError(f"{self.label}: unexpected answer {response.text[:200]}")
-        return data
+        """`request`, answering the JSON object of the body (anything else is a `VendorBadAnswer`)."""
+        return self.json_object(await self.request(method, path, **kw))
+
+    def json_object(self, response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of an answer `request` returned (anything else is a `VendorBadAnswer`)."""
+        return json_object(response, self.label)
 
     # --- errors -----------------------------------------------------------------------------------
 

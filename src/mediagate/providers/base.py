@@ -130,6 +130,15 @@ class VendorServerError(VendorError):
     retryable = True
 
 
+class VendorBadAnswer(VendorServerError):
+    """A successful (2xx) answer we cannot read: not JSON, not the expected shape, no job id, no output.
+
+    The vendor did handle the call. A poll (idempotent) is retried as any server error; a submission
+    is not: the vendor may hold the job we could not read the id of, so a second submission could be a
+    second job and a second bill — the task fails with PROVIDER_ERROR (refunded) and never falls back
+    to another provider. Unless the adapter names the job itself (`Adapter.idempotent_submit`)."""
+
+
 class VendorUnsupported(VendorError):
     """The vendor cannot do this (e.g. no cancel endpoint)."""
 
@@ -144,6 +153,10 @@ class Adapter:
     name: ClassVar[str]
     #: settings that must be set for this adapter to work (names of `Settings` fields)
     required_settings: ClassVar[tuple[str, ...]] = ()
+    #: a repeated `submit` of one task finds the vendor job the first created (the adapter names the
+    #: job with an id of ours that the vendor dedupes on), so the engine may retry a submission whose
+    #: answer was unreadable (`VendorBadAnswer`); False: it never does
+    idempotent_submit: ClassVar[bool] = False
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context

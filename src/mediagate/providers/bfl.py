@@ -45,9 +45,9 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorContentPolicy,
     VendorError,
-    VendorServerError,
 )
 
 STATUS = {
@@ -182,13 +182,10 @@ class FluxAdapter(HTTPAdapter):
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         model = job.request.vendor_model
         response = await self.request("POST", f"/{model}", json=await self.body(job.request))
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise VendorServerError(f"BFL: submit answered with non-JSON {response.text[:200]!r}") from exc
-        task_id = data.get("id") if isinstance(data, dict) else None
+        data = self.json_object(response)
+        task_id = data.get("id")
         if not task_id:
-            raise VendorServerError(f"BFL: no task id in {response.text[:200]}")
+            raise VendorBadAnswer(f"BFL: no task id in {response.text[:200]}")
         state: dict[str, Any] = {"endpoint": model}
         if data.get("polling_url"):
             state["polling_url"] = str(data["polling_url"])
@@ -197,12 +194,11 @@ class FluxAdapter(HTTPAdapter):
         return Submitted(str(task_id), state)
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self.request("GET", self._polling_url(job))
-        data = response.json()
+        data = await self.request_json("GET", self._polling_url(job))
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"BFL: unknown status {raw!r}")
+            raise VendorBadAnswer(f"BFL: unknown status {raw!r}")
         if status is JobStatus.SUCCEEDED:
             result = data.get("result") or {}
             url = result.get("sample") if isinstance(result, dict) else None

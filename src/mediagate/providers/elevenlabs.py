@@ -43,10 +43,10 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorServerError,
     VendorUnsupported,
 )
 
@@ -201,10 +201,10 @@ class ElevenLabsAdapter(HTTPAdapter):
         if content_type.startswith("application/json"):  # never seen; an error body would carry "detail"
             if "detail" in response.text:
                 raise self.error(response)
-            raise VendorServerError(f"ElevenLabs: expected audio, got JSON: {response.text[:200]}")
+            raise VendorBadAnswer(f"ElevenLabs: expected audio, got JSON: {response.text[:200]}")
         data = response.content
         if not data:
-            raise VendorServerError("ElevenLabs: empty audio response")
+            raise VendorBadAnswer("ElevenLabs: empty audio response")
         duration: float | None = None
         if pcm_rate is not None:
             duration = (len(data) // 2) / float(pcm_rate)

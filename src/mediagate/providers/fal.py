@@ -54,7 +54,7 @@ from mediagate.catalog import Catalog, load_catalog
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.domain.requests import GenerationRequest
-from mediagate.providers._http import HTTPAdapter
+from mediagate.providers._http import HTTPAdapter, json_body
 from mediagate.providers.base import (
     Finished,
     JobStatus,
@@ -62,6 +62,7 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorContentPolicy,
     VendorError,
     VendorRateLimited,
@@ -340,10 +341,10 @@ class FalAdapter(HTTPAdapter):
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         model = self.endpoint(job.request)
         response = await self.request("POST", f"/{model}", json=self.body(job.request))
-        data = response.json()
+        data = self.json_object(response)
         request_id = data.get("request_id")
         if not request_id:
-            raise VendorServerError(f"fal: no request_id in {response.text[:200]}")
+            raise VendorBadAnswer(f"fal: no request_id in {response.text[:200]}")
         state: dict[str, Any] = {"model": model}
         for key in ("status_url", "response_url", "cancel_url"):
             if self._same_origin(data.get(key)):
@@ -352,12 +353,11 @@ class FalAdapter(HTTPAdapter):
 
     async def poll(self, job: ProviderJob) -> PollResult:
         urls = self._urls(job)
-        response = await self.request("GET", urls["status_url"])
-        data = response.json()
+        data = await self.request_json("GET", urls["status_url"])
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"fal: unknown status {raw!r}")
+            raise VendorBadAnswer(f"fal: unknown status {raw!r}")
         if status is not JobStatus.SUCCEEDED:
             return PollResult(status)
         return await self._result(job, urls["response_url"], data)
@@ -381,10 +381,9 @@ class FalAdapter(HTTPAdapter):
                 error=f"fal: {status['error']} ({kind or 'error'})",
                 content_policy=kind in MODERATION_TYPES,
             )
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise VendorServerError(f"fal: the result is not JSON: {response.text[:200]}") from exc
+        data = json_body(response)
+        if data is None:
+            raise VendorBadAnswer(f"fal: the result is not JSON: {response.text[:200]}")
         outputs, flagged = find_outputs(data if isinstance(data, dict) else {}, job.request.type)
         if not outputs:
             if flagged:

@@ -18,21 +18,21 @@ what Google charges for it.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from mediagate.config import Settings
 from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.providers._google import GoogleAdapter
+from mediagate.providers._http import decode_base64
 from mediagate.providers.base import (
     Finished,
     PollResult,
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
-    VendorServerError,
     VendorUnsupported,
 )
 
@@ -129,9 +129,9 @@ class GoogleTTSAdapter(GoogleAdapter):
         response = await self.request("POST", "/text:synthesize", json=body, headers=headers, params=params)
         content = self.json_object(response).get("audioContent")
         if not content:
-            raise VendorServerError(f"Google TTS: no audioContent in {response.text[:200]}")
+            raise VendorBadAnswer(f"Google TTS: no audioContent in {response.text[:200]}")
         fmt = job.request.output_format or "mp3"
-        ref = OutputRef(MediaType.AUDIO, data=base64.b64decode(content), format=fmt)
+        ref = OutputRef(MediaType.AUDIO, data=decode_base64(content, "Google TTS", "audioContent"), format=fmt)
         return Finished([ref], vendor_job_id=f"google-tts_{job.task_id}")
 
     async def poll(self, job: ProviderJob) -> PollResult:

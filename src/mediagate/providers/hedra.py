@@ -46,6 +46,7 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
@@ -114,6 +115,9 @@ class HedraAdapter(HTTPAdapter):
     name = "hedra"
     label = "Hedra"
     required_settings = ("hedra_api_key",)
+    #: the generation carries our own id (`generation_id`): a repeated submission is answered 409 and
+    #: finds the first generation, so a submission whose answer was unreadable may be retried
+    idempotent_submit = True
 
     def base_url(self) -> str:
         return self.settings.hedra_base_url
@@ -146,7 +150,7 @@ class HedraAdapter(HTTPAdapter):
         try:
             return response.json()
         except ValueError as exc:
-            raise VendorServerError(f"Hedra: non-JSON answer: {response.text[:200]}") from exc
+            raise VendorBadAnswer(f"Hedra: non-JSON answer: {response.text[:200]}") from exc
 
     # --- inputs: fetched from the client's URLs and uploaded as Hedra assets ---------------------
 
@@ -172,7 +176,7 @@ class HedraAdapter(HTTPAdapter):
         created = self._json(await self.request("POST", "/assets", json={"name": name, "type": kind}))
         asset_id = str(created.get("id") or "")
         if not asset_id:
-            raise VendorServerError(f"Hedra: no asset id in {str(created)[:200]}")
+            raise VendorBadAnswer(f"Hedra: no asset id in {str(created)[:200]}")
         await self.request("POST", f"/assets/{asset_id}/upload", files={"file": (name, data, mime)})
         return asset_id
 
@@ -232,7 +236,7 @@ class HedraAdapter(HTTPAdapter):
         data = self._json(response)
         job_id = data.get("id") if isinstance(data, dict) else None
         if not job_id:
-            raise VendorServerError(f"Hedra: no generation id in {response.text[:200]}")
+            raise VendorBadAnswer(f"Hedra: no generation id in {response.text[:200]}")
         return Submitted(str(job_id))
 
     async def poll(self, job: ProviderJob) -> PollResult:
@@ -240,7 +244,7 @@ class HedraAdapter(HTTPAdapter):
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"Hedra: unknown status {raw!r}")
+            raise VendorBadAnswer(f"Hedra: unknown status {raw!r}")
         progress = data.get("progress")
         percent = int(float(progress) * 100) if isinstance(progress, (int, float)) else None
         if status is JobStatus.FAILED:

@@ -37,10 +37,10 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorServerError,
 )
 
 STATUS = {
@@ -158,27 +158,30 @@ class HeyGenAdapter(HTTPAdapter):
 
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         response = await self.request("POST", "/v2/video/generate", json=self.body(job))
-        data = response.json()
+        data = self.json_object(response)
         if data.get("error"):  # an error inside an HTTP 200 body
             raise self.error(response)
-        video_id = (data.get("data") or {}).get("video_id")
+        inner = data.get("data")
+        video_id = inner.get("video_id") if isinstance(inner, dict) else None
         if not video_id:
-            raise VendorServerError(f"HeyGen: no video_id in {response.text[:200]}")
+            raise VendorBadAnswer(f"HeyGen: no video_id in {response.text[:200]}")
         return Submitted(str(video_id))
 
     async def poll(self, job: ProviderJob) -> PollResult:
         response = await self.request("GET", "/v1/video_status.get", params={"video_id": job.vendor_job_id})
-        body = response.json()
+        body = self.json_object(response)
         if body.get("code") not in (None, 100) or body.get("error"):
             error = body.get("error")
             code = str(error.get("code") if isinstance(error, dict) else body.get("code"))
             message = str(error.get("message") if isinstance(error, dict) else body.get("message") or "")
             raise _error_from(response, code, message)
-        data = body.get("data") or {}
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise VendorBadAnswer(f"HeyGen: no data in {response.text[:200]}")
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"HeyGen: unknown video status {raw!r}")
+            raise VendorBadAnswer(f"HeyGen: unknown video status {raw!r}")
         if status is JobStatus.SUCCEEDED:
             url = data.get("video_url")
             if not url:

@@ -17,7 +17,6 @@ Responsible AI (mapped by `GoogleAdapter.classify_error`). `seed` works on Verte
 
 from __future__ import annotations
 
-import base64
 import io
 from typing import Any
 
@@ -25,14 +24,15 @@ from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.media.probe import sniff
 from mediagate.providers._google import GoogleAdapter
+from mediagate.providers._http import decode_base64
 from mediagate.providers.base import (
     Finished,
     PollResult,
     ProviderJob,
     Submitted,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
-    VendorServerError,
     VendorUnsupported,
 )
 
@@ -101,7 +101,7 @@ class ImagenAdapter(GoogleAdapter):
         reasons: list[str] = []
         for prediction in answer.get("predictions") or []:
             if prediction.get("bytesBase64Encoded"):
-                data = base64.b64decode(prediction["bytesBase64Encoded"])
+                data = decode_base64(prediction["bytesBase64Encoded"], "Imagen", "an image")
                 if sniff(data) != fmt:
                     data = _convert(data, fmt)
                 refs.append(OutputRef(MediaType.IMAGE, data=data, format=fmt))
@@ -113,7 +113,7 @@ class ImagenAdapter(GoogleAdapter):
             # no predictions at all is how Imagen answers when every image was filtered
             text = "; ".join(reasons) or "every image was removed by Google's safety filters"
             raise VendorContentPolicy(f"Imagen: {text}")
-        raise VendorServerError(f"Imagen: no image in the answer: {str(answer)[:200]}")
+        raise VendorBadAnswer(f"Imagen: no image in the answer: {str(answer)[:200]}")
 
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         body = self.body(job)

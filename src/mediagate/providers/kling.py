@@ -39,6 +39,7 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
@@ -163,16 +164,17 @@ class KlingAdapter(HTTPAdapter):
             if code == TOKEN_EXPIRED and attempt == 1:
                 continue  # sign a new token and try once more
             if response.status_code < 400 and code is None:
-                raise VendorServerError(f"Kling: unexpected answer {response.text[:200]}")
+                raise VendorBadAnswer(f"Kling: unexpected answer {response.text[:200]}")
             raise self.error(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
         """One API call; returns the envelope's `data`."""
         response = await self.request(method, path, **kw)
-        data = json_body(response).get("data")
+        body = json_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
-            raise VendorServerError(f"Kling: no data in {response.text[:200]}")
+            raise VendorBadAnswer(f"Kling: no data in {response.text[:200]}")
         return data
 
     # errors: the envelope {"code", "message", "request_id"}, on any HTTP status
@@ -203,7 +205,7 @@ class KlingAdapter(HTTPAdapter):
         data = await self.call("POST", f"/v1/videos/{kind}", json=self.body(job))
         task_id = data.get("task_id")
         if not task_id:
-            raise VendorServerError(f"Kling: no task_id in {data!r:.200}")
+            raise VendorBadAnswer(f"Kling: no task_id in {data!r:.200}")
         return Submitted(str(task_id), state={"endpoint": kind})
 
     async def poll(self, job: ProviderJob) -> PollResult:
@@ -212,7 +214,7 @@ class KlingAdapter(HTTPAdapter):
         raw = str(data.get("task_status", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"Kling: unknown task_status {raw!r}")
+            raise VendorBadAnswer(f"Kling: unknown task_status {raw!r}")
         if status is JobStatus.SUCCEEDED:
             videos = (data.get("task_result") or {}).get("videos") or []
             outputs = [

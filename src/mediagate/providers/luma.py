@@ -31,9 +31,9 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorContentPolicy,
     VendorError,
-    VendorServerError,
 )
 
 STATUS = {
@@ -112,7 +112,7 @@ class LumaAdapter(HTTPAdapter):
         data = await self.request_json("POST", "/generations/video", json=self.body(job))
         generation_id = data.get("id")
         if not generation_id:
-            raise VendorServerError(f"Luma: no generation id in {str(data)[:200]}")
+            raise VendorBadAnswer(f"Luma: no generation id in {str(data)[:200]}")
         return Submitted(str(generation_id))
 
     async def poll(self, job: ProviderJob) -> PollResult:
@@ -120,7 +120,7 @@ class LumaAdapter(HTTPAdapter):
         raw = str(data.get("state", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"Luma: unknown state {raw!r}")
+            raise VendorBadAnswer(f"Luma: unknown state {raw!r}")
         if status is JobStatus.SUCCEEDED:
             url = (data.get("assets") or {}).get("video")
             if not url:

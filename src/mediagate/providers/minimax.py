@@ -34,6 +34,7 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
@@ -122,10 +123,8 @@ class MinimaxAdapter(HTTPAdapter):
         """One vendor call; the JSON body. With `envelope`, a non-zero ``base_resp`` raises."""
         response = await self.request(method, path, **kw)
         body = json_body(response)
-        if body is None:
-            raise VendorServerError(f"MiniMax: non-JSON answer on {path}: {response.text[:200]}")
         if not isinstance(body, dict):
-            raise VendorServerError(f"MiniMax: unexpected answer on {path}: {response.text[:200]}")
+            raise VendorBadAnswer(f"MiniMax: unreadable answer on {path}: {response.text[:200]}")
         if envelope:
             code, message = _base_resp(body)
             if code != 0:
@@ -180,7 +179,7 @@ class MinimaxAdapter(HTTPAdapter):
         body = await self.call("POST", "/v1/video_generation", json=self.video_body(job))
         task_id = body.get("task_id")
         if not task_id:
-            raise VendorServerError(f"MiniMax: no task_id in {str(body)[:200]}")
+            raise VendorBadAnswer(f"MiniMax: no task_id in {str(body)[:200]}")
         return Submitted(str(task_id), {"kind": MediaType.VIDEO.value})
 
     async def _poll_video(self, job: ProviderJob) -> PollResult:
@@ -195,7 +194,7 @@ class MinimaxAdapter(HTTPAdapter):
         raw = str(body.get("status", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"MiniMax: unknown video status {raw!r}")
+            raise VendorBadAnswer(f"MiniMax: unknown video status {raw!r}")
         if status is JobStatus.FAILED:
             return PollResult(JobStatus.FAILED, error=f"MiniMax: video generation failed ({message or raw})")
         if status is not JobStatus.SUCCEEDED:
@@ -225,7 +224,7 @@ class MinimaxAdapter(HTTPAdapter):
         body = await self.call("GET", "/v1/files/retrieve", params={"file_id": file_id})
         url = (body.get("file") or {}).get("download_url")
         if not url:
-            raise VendorServerError(f"MiniMax: no download_url for file {file_id}")
+            raise VendorBadAnswer(f"MiniMax: no download_url for file {file_id}")
         return str(url)
 
     # --- image ---------------------------------------------------------------------------------
@@ -259,14 +258,14 @@ class MinimaxAdapter(HTTPAdapter):
             try:
                 raw = base64.b64decode(str(encoded), validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise VendorServerError("MiniMax: image_base64 is not valid base64") from exc
+                raise VendorBadAnswer("MiniMax: image_base64 is not valid base64") from exc
             outputs.append(OutputRef(MediaType.IMAGE, data=raw, format="jpeg", width=width, height=height))
         if not outputs:
             failed = (body.get("metadata") or {}).get("failed_count")
             if failed and str(failed) != "0":
                 # every image was withheld: MiniMax filters unsafe outputs instead of returning them
                 raise VendorContentPolicy(f"MiniMax: all {failed} image(s) were filtered by moderation")
-            raise VendorServerError("MiniMax: image generation returned no images")
+            raise VendorBadAnswer("MiniMax: image generation returned no images")
         return Finished(outputs, vendor_job_id=str(body.get("id") or "") or None)
 
     # --- speech --------------------------------------------------------------------------------
@@ -297,11 +296,11 @@ class MinimaxAdapter(HTTPAdapter):
         body = await self.call("POST", "/v1/t2a_v2", json=self.speech_body(job))
         encoded = (body.get("data") or {}).get("audio")
         if not encoded:
-            raise VendorServerError("MiniMax: t2a_v2 returned no audio")
+            raise VendorBadAnswer("MiniMax: t2a_v2 returned no audio")
         try:
             audio = bytes.fromhex(str(encoded))  # hex, not base64
         except ValueError as exc:
-            raise VendorServerError("MiniMax: t2a_v2 audio is not hex-encoded") from exc
+            raise VendorBadAnswer("MiniMax: t2a_v2 audio is not hex-encoded") from exc
         extra = body.get("extra_info") or {}
         length_ms = extra.get("audio_length")
         fmt = str(extra.get("audio_format") or job.request.output_format or "mp3")

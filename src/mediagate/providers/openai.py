@@ -39,6 +39,7 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
@@ -150,7 +151,7 @@ class OpenAIAdapter(HTTPAdapter):
             body = response.json()
             item = body["data"][0]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise VendorError(f"OpenAI: no image in the answer {response.text[:200]!r}") from exc
+            raise VendorBadAnswer(f"OpenAI: no image in the answer {response.text[:200]!r}") from exc
         fmt = str(body.get("output_format") or request.output_format or "png")
         fmt = "jpeg" if fmt == "jpg" else fmt
         request_id = response.headers.get("x-request-id") or f"openai_{job.task_id}"
@@ -158,11 +159,11 @@ class OpenAIAdapter(HTTPAdapter):
             try:
                 data = base64.b64decode(item["b64_json"])
             except ValueError as exc:
-                raise VendorError("OpenAI: b64_json is not valid base64") from exc
+                raise VendorBadAnswer("OpenAI: b64_json is not valid base64") from exc
             return Finished([OutputRef(MediaType.IMAGE, data=data, format=fmt)], vendor_job_id=request_id)
         if item.get("url"):  # dall-e with response_format=url: a signed URL valid for 60 minutes
             return Finished([OutputRef(MediaType.IMAGE, url=str(item["url"]), format=fmt)], vendor_job_id=request_id)
-        raise VendorError("OpenAI: the image has neither b64_json nor url")
+        raise VendorBadAnswer("OpenAI: the image has neither b64_json nor url")
 
     # --- speech --------------------------------------------------------------------------------
 
@@ -187,9 +188,9 @@ class OpenAIAdapter(HTTPAdapter):
     async def _speech(self, job: ProviderJob) -> Finished:
         response = await self.request("POST", "/audio/speech", json=self.speech_body(job.request))
         if response.headers.get("content-type", "").startswith("application/json"):
-            raise VendorError(f"OpenAI: expected audio, got {response.text[:200]!r}")
+            raise VendorBadAnswer(f"OpenAI: expected audio, got {response.text[:200]!r}")
         if not response.content:
-            raise VendorError("OpenAI: empty audio")
+            raise VendorBadAnswer("OpenAI: empty audio")
         fmt = job.request.output_format or "mp3"
         request_id = response.headers.get("x-request-id") or f"openai_{job.task_id}"
         return Finished([OutputRef(MediaType.AUDIO, data=response.content, format=fmt)], vendor_job_id=request_id)

@@ -51,6 +51,7 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
@@ -145,7 +146,7 @@ def _decode_data_uri(url: str) -> bytes:
     try:
         return base64.b64decode(payload, validate=False) if header.endswith(";base64") else unquote_to_bytes(payload)
     except (binascii.Error, ValueError) as exc:
-        raise VendorServerError("Replicate: an output data URI could not be decoded") from exc
+        raise VendorBadAnswer("Replicate: an output data URI could not be decoded") from exc
 
 
 class ReplicateAdapter(HTTPAdapter):
@@ -222,10 +223,10 @@ class ReplicateAdapter(HTTPAdapter):
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         path, extra = self.target(job.request.vendor_model)
         response = await self.request("POST", path, json={**extra, "input": self.input(job.request)})
-        prediction = response.json()
-        prediction_id = prediction.get("id") if isinstance(prediction, dict) else None
+        prediction = self.json_object(response)
+        prediction_id = prediction.get("id")
         if not prediction_id:
-            raise VendorServerError(f"Replicate: no prediction id in {response.text[:200]}")
+            raise VendorBadAnswer(f"Replicate: no prediction id in {response.text[:200]}")
         return Submitted(str(prediction_id), {"version": prediction.get("version"), "model": prediction.get("model")})
 
     def outputs(self, output: Any, request_type: MediaType) -> list[OutputRef]:
@@ -251,12 +252,11 @@ class ReplicateAdapter(HTTPAdapter):
         return refs
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self.request("GET", f"/predictions/{job.vendor_job_id}")
-        prediction = response.json()
+        prediction = await self.request_json("GET", f"/predictions/{job.vendor_job_id}")
         raw = str(prediction.get("status", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"Replicate: unknown status {raw!r}")
+            raise VendorBadAnswer(f"Replicate: unknown status {raw!r}")
         if status is JobStatus.SUCCEEDED:
             outputs = self.outputs(prediction.get("output"), job.request.type)
             if not outputs:
@@ -282,5 +282,5 @@ class ReplicateAdapter(HTTPAdapter):
             response = await self.request("POST", f"/predictions/{job.vendor_job_id}/cancel")
         except VendorBadRequest:
             return False  # unknown prediction
-        data = response.json()
+        data = json_body(response)
         return isinstance(data, dict) and data.get("status") == "canceled"

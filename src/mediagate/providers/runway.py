@@ -34,9 +34,9 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorError,
-    VendorServerError,
 )
 
 API_VERSION = "2024-11-06"
@@ -195,22 +195,18 @@ class RunwayAdapter(HTTPAdapter):
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         endpoint = self.endpoint(job)
         response = await self.request("POST", f"/v1/{endpoint}", json=self.body(job))
-        try:
-            task_id = response.json().get("id")
-        except ValueError:
-            task_id = None
+        task_id = self.json_object(response).get("id")
         if not task_id:
-            raise VendorServerError(f"Runway: no task id in {response.text[:200]}")
+            raise VendorBadAnswer(f"Runway: no task id in {response.text[:200]}")
         # polling is endpoint-independent; the endpoint is kept for the operator's benefit
         return Submitted(str(task_id), {"endpoint": endpoint})
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self.request("GET", f"/v1/tasks/{job.vendor_job_id}")
-        data = response.json()
+        data = await self.request_json("GET", f"/v1/tasks/{job.vendor_job_id}")
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"Runway: unknown task status {raw!r}")
+            raise VendorBadAnswer(f"Runway: unknown task status {raw!r}")
         if status is JobStatus.SUCCEEDED:
             urls = [str(u) for u in data.get("output") or [] if u]
             if not urls:

@@ -27,10 +27,10 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorServerError,
 )
 
 STATUS = {
@@ -104,19 +104,18 @@ class SeedanceAdapter(HTTPAdapter):
         return body
 
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
-        response = await self.request("POST", "/contents/generations/tasks", json=self.body(job))
-        task_id = response.json().get("id")
+        data = await self.request_json("POST", "/contents/generations/tasks", json=self.body(job))
+        task_id = data.get("id")
         if not task_id:
-            raise VendorServerError(f"Seedance: no task id in {response.text[:200]}")
+            raise VendorBadAnswer(f"Seedance: no task id in {str(data)[:200]}")
         return Submitted(str(task_id))
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self.request("GET", f"/contents/generations/tasks/{job.vendor_job_id}")
-        data = response.json()
+        data = await self.request_json("GET", f"/contents/generations/tasks/{job.vendor_job_id}")
         raw = str(data.get("status", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"Seedance: unknown status {raw!r}")
+            raise VendorBadAnswer(f"Seedance: unknown status {raw!r}")
         if status is JobStatus.SUCCEEDED:
             url = (data.get("content") or {}).get("video_url")
             if not url:

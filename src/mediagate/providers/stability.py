@@ -37,6 +37,7 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
@@ -151,7 +152,7 @@ class StabilityAdapter(HTTPAdapter):
                 finish = str(body.get("finish_reason") or "SUCCESS")
                 data = base64.b64decode(body["image"]) if finish != "CONTENT_FILTERED" else b""
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise VendorError(f"Stability: unreadable JSON answer {response.text[:200]!r}") from exc
+                raise VendorBadAnswer(f"Stability: unreadable JSON answer {response.text[:200]!r}") from exc
             # `application/json; type=image/png` names the image format
             subtype = response.headers.get("content-type", "").partition("type=")[2].strip()
             fmt = FORMATS.get(subtype, request.output_format or "png")
@@ -168,7 +169,7 @@ class StabilityAdapter(HTTPAdapter):
         if finish != "SUCCESS":
             raise VendorError(f"Stability: generation finished with {finish}", vendor_code=finish)
         if not data:
-            raise VendorError("Stability: empty image in a successful answer")
+            raise VendorBadAnswer("Stability: empty image in a successful answer")
         return OutputRef(MediaType.IMAGE, data=data, format=fmt)
 
     async def poll(self, job: ProviderJob) -> PollResult:

@@ -36,14 +36,15 @@ from mediagate.domain.media import MediaType
 from mediagate.domain.outputs import OutputRef
 from mediagate.media.probe import sniff
 from mediagate.providers._google import GoogleAdapter, looks_like_policy
+from mediagate.providers._http import decode_base64
 from mediagate.providers.base import (
     Finished,
     JobStatus,
     PollResult,
     ProviderJob,
     Submitted,
+    VendorBadAnswer,
     VendorBadRequest,
-    VendorServerError,
 )
 
 #: input images larger than this are refused before they are sent (Veo documents 20 MB)
@@ -157,7 +158,7 @@ class VeoAdapter(GoogleAdapter):
             state = {"api": "gemini", "model": model}
         name = self.json_object(response).get("name")
         if not name:
-            raise VendorServerError(f"Veo: no operation name in {response.text[:200]}")
+            raise VendorBadAnswer(f"Veo: no operation name in {response.text[:200]}")
         state["duration"] = job.request.duration
         return Submitted(str(name), state)
 
@@ -179,7 +180,7 @@ class VeoAdapter(GoogleAdapter):
         if job.state.get("api") == "vertex":
             for video in result.get("videos") or []:
                 if video.get("bytesBase64Encoded"):
-                    data = base64.b64decode(video["bytesBase64Encoded"])
+                    data = decode_base64(video["bytesBase64Encoded"], self.label, "the video")
                     refs.append(OutputRef(MediaType.VIDEO, data=data, format="mp4", duration=duration))
                 elif str(video.get("gcsUri", "")).startswith("gs://"):
                     # only when a storageUri was requested (we never send one); unverified path
@@ -202,7 +203,7 @@ class VeoAdapter(GoogleAdapter):
                 headers = self.gemini_headers() if self._same_origin(uri, self.base_url()) else {}
                 refs.append(OutputRef(MediaType.VIDEO, url=uri, headers=headers, format="mp4", duration=duration))
             elif video.get("encodedVideo"):  # inline bytes (seen in the SDK's mapping; unverified on REST)
-                data = base64.b64decode(video["encodedVideo"])
+                data = decode_base64(video["encodedVideo"], self.label, "the video")
                 refs.append(OutputRef(MediaType.VIDEO, data=data, format="mp4", duration=duration))
         return refs
 

@@ -34,10 +34,10 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorServerError,
 )
 
 STATUS = {
@@ -132,7 +132,7 @@ class ViduAdapter(HTTPAdapter):
         data = await self.request_json("POST", f"/{endpoint}", json=self.body(job))
         task_id = data.get("task_id")
         if not task_id:
-            raise VendorServerError(f"Vidu: no task_id in {str(data)[:200]}")
+            raise VendorBadAnswer(f"Vidu: no task_id in {str(data)[:200]}")
         return Submitted(str(task_id), state={"endpoint": endpoint})
 
     async def poll(self, job: ProviderJob) -> PollResult:
@@ -140,7 +140,7 @@ class ViduAdapter(HTTPAdapter):
         raw = str(data.get("state", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"Vidu: unknown state {raw!r}")
+            raise VendorBadAnswer(f"Vidu: unknown state {raw!r}")
         if status is JobStatus.SUCCEEDED:
             outputs = [
                 OutputRef(MediaType.VIDEO, url=str(item["url"]), format="mp4")

@@ -35,10 +35,10 @@ from mediagate.providers.base import (
     ProviderJob,
     Submitted,
     VendorAuthError,
+    VendorBadAnswer,
     VendorBadRequest,
     VendorContentPolicy,
     VendorError,
-    VendorServerError,
 )
 
 SUBMIT_PATH = "/services/aigc/video-generation/video-synthesis"
@@ -150,22 +150,24 @@ class WanAdapter(HTTPAdapter):
     async def submit(self, job: ProviderJob) -> Submitted | Finished:
         body = self.body(job)
         response = await self.request("POST", SUBMIT_PATH, headers=self._headers(submit=True), json=body)
-        data = response.json()
+        data = self.json_object(response)
         if data.get("code"):  # an error reported in a 2xx body
             raise self.error(response)
-        task_id = (data.get("output") or {}).get("task_id")
+        output = data.get("output")
+        task_id = output.get("task_id") if isinstance(output, dict) else None
         if not task_id:
-            raise VendorServerError(f"Wan (DashScope): no task_id in {response.text[:200]}")
+            raise VendorBadAnswer(f"Wan (DashScope): no task_id in {response.text[:200]}")
         return Submitted(str(task_id), {"model": body["model"], "request_id": data.get("request_id")})
 
     async def poll(self, job: ProviderJob) -> PollResult:
-        response = await self.request("GET", f"/tasks/{job.vendor_job_id}")
-        data = response.json()
-        output = data.get("output") or {}
+        data = await self.request_json("GET", f"/tasks/{job.vendor_job_id}")
+        output = data.get("output")
+        if not isinstance(output, dict):
+            raise VendorBadAnswer(f"Wan (DashScope): no output in {str(data)[:200]}")
         raw = str(output.get("task_status", ""))
         status = STATUS.get(raw)
         if status is None:
-            raise VendorServerError(f"Wan (DashScope): unknown task_status {raw!r}")
+            raise VendorBadAnswer(f"Wan (DashScope): unknown task_status {raw!r}")
         if status is JobStatus.SUCCEEDED:
             url = output.get("video_url")
             if not url:
