@@ -507,8 +507,6 @@ CASES = [
 #: every vendor the case applies to) → the defect. Each is a failing test until its fix lands (run them
 #: with FAULTS_WITH_KNOWN_DEFECTS=1); then delete its entry.
 KNOWN_DEFECTS: dict[str, dict[str, str]] = {
-    # services/assets.py `save` stores whatever bytes arrived: half an MP4/PNG/JPEG is a "completed" output
-    "download-truncated-file": {"*": "a truncated output file is stored and charged as completed"},
 }
 
 

@@ -24,11 +24,12 @@ from mediagate.config import Settings
 from mediagate.domain.media import CONTENT_TYPES, MediaType
 from mediagate.domain.outputs import OutputRef, StoredOutput
 from mediagate.errors import NotFound
+from mediagate.media.integrity import CorruptMedia, check_mp4
 from mediagate.media.mp4 import probe_mp4
 from mediagate.media.probe import MediaInfo, probe, sniff
 from mediagate.net.http import DownloadTooLarge, VendorHTTPClient
 from mediagate.net.urlguard import URLGuard
-from mediagate.providers.base import VendorError, VendorServerError
+from mediagate.providers.base import VendorBadRequest, VendorError, VendorServerError
 from mediagate.store import prepared
 from mediagate.store.db import Database
 from mediagate.store.tables import Asset
@@ -214,11 +215,15 @@ class AssetService:
                 response = await self.http.download(ref.url, headers=ref.headers, max_bytes=MAX_OUTPUT_BYTES)
                 crash_point("during_download")
                 if response.status_code >= 400:
-                    raise VendorServerError(f"downloading the output failed: HTTP {response.status_code}")
+                    raise VendorServerError(
+                        f"downloading the output failed: HTTP {response.status_code}", status=response.status_code
+                    )
                 return response.content
             async with self.http.stream("GET", ref.url, headers=ref.headers, follow_redirects=True) as streamed:
                 if streamed.status_code >= 400:
-                    raise VendorServerError(f"downloading the output failed: HTTP {streamed.status_code}")
+                    raise VendorServerError(
+                        f"downloading the output failed: HTTP {streamed.status_code}", status=streamed.status_code
+                    )
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in streamed.aiter_bytes():
@@ -229,7 +234,7 @@ class AssetService:
                     crash_point("during_download")
                 return b"".join(chunks)
         except DownloadTooLarge as exc:
-            raise VendorServerError("output is larger than the 2 GiB limit") from exc
+            raise VendorBadRequest("output is larger than the 2 GiB limit") from exc  # (never retried)
         except VendorError:
             raise
         except httpx.HTTPError as exc:
@@ -266,15 +271,26 @@ class AssetService:
     ) -> tuple[StoredOutput, AssetRow]:
         """Write the file and describe it; the caller inserts the returned row in its transaction
         (`INSERT_ASSET`), or `discard`s it. While a request of this process waits for the task
-        (`awaiting`), the bytes stay in memory for it too (`read`)."""
+        (`awaiting`), the bytes stay in memory for it too (`read`).
+
+        An output must be a complete file of its format (`probe(strict=True)`, `media/integrity.py`):
+        half a file, sent as if it were all of it, raises `VendorServerError` naming the format and what
+        is wrong, before anything is written. A client's upload was checked (fully decoded) by
+        `validate_image` already, and is not judged again."""
+        strict = kind != "upload"
         # small files are probed and written on the loop: a thread hop (and winning the GIL back from
         # the thread) costs more than the work; large ones, and PyAV, go to a thread
-        if len(data) <= INLINE_BYTES:
-            info = probe(data, format_hint)
-        elif sniff(data) == "mp4" and (found := probe_mp4(data)) is not None:
-            info = MediaInfo("mp4", *found)
-        else:
-            info = await asyncio.to_thread(probe, data, format_hint)
+        try:
+            if len(data) <= INLINE_BYTES:
+                info = probe(data, format_hint, strict=strict)
+            elif sniff(data) == "mp4" and (found := probe_mp4(data)) is not None:
+                if strict:
+                    check_mp4(data)  # (the top-level boxes: microseconds, whatever the size)
+                info = MediaInfo("mp4", *found)
+            else:
+                info = await asyncio.to_thread(probe, data, format_hint, strict=strict)
+        except CorruptMedia as exc:
+            raise VendorServerError(f"the provider's output is unusable: {exc}") from exc
         fmt = info.format if info.format != "bin" else (format_hint or "bin")
         asset_id = str(uuid.uuid4())
         now = utcnow()
