@@ -130,7 +130,20 @@ class Files:
 
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
-        self.app = Starlette(routes=[Route("/{status:int}/{times:int}/{name}", self.serve)])
+        self.app = Starlette(
+            routes=[
+                Route("/half/{times:int}/{name}", self.half),
+                Route("/{status:int}/{times:int}/{name}", self.serve),
+            ]
+        )
+
+    async def half(self, request: Request) -> Response:
+        """The first `times` downloads: half the file, as a well-formed answer (its own Content-Length)."""
+        name = request.path_params["name"]
+        self.hits[name] += 1
+        if self.hits[name] <= request.path_params["times"]:
+            return Response(self.png[: len(self.png) // 2], media_type="image/png")
+        return Response(self.png, media_type="image/png")
 
     async def serve(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -185,4 +198,27 @@ async def test_a_download_failing_for_good_gives_up_after_the_retries(h: Harness
     done = await h.task(task_id)
     assert (done.status, done.error_code) == ("failed", "PROVIDER_ERROR")
     assert host.hits["down.png"] == 3  # tried, retried twice (provider_max_retries)
+    assert await h.ledger(task_id) == REFUNDED
+
+
+async def test_an_incomplete_file_is_downloaded_again(h: Harness, files: tuple[Files, str]) -> None:
+    """`save` refuses a truncated output (media/integrity.py); the download is tried again, not the job."""
+    host, base = files
+    h.script("alpha", [Accepted("j-6"), output(f"{base}/half/1/cut.png")])
+    task_id = await h.create()
+    await h.runner.run_all()
+    done = await h.task(task_id)
+    assert (done.status, done.error_message) == ("completed", None)
+    assert host.hits["cut.png"] == 2
+    assert await h.ledger(task_id) == CAPTURED
+
+
+async def test_incomplete_inline_bytes_fail_at_once(h: Harness) -> None:
+    """Bytes the vendor's answer carried are not fetched again: the task fails (refunded), once."""
+    half = Files.png[: len(Files.png) // 2]
+    h.script("alpha", [Accepted("j-7"), Completed([OutputRef(MediaType.IMAGE, data=half, format="png")])])
+    task_id = await h.create()
+    await h.runner.run_all()
+    done = await h.task(task_id)
+    assert (done.status, done.error_code) == ("failed", "PROVIDER_ERROR") and "truncated" in done.error_message
     assert await h.ledger(task_id) == REFUNDED

@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 from mediagate.catalog import Catalog
 from mediagate.config import Settings
 from mediagate.domain.media import ACTIVE, TaskStatus
-from mediagate.domain.outputs import OutputRef
+from mediagate.domain.outputs import OutputRef, StoredOutput
 from mediagate.domain.requests import GenerationInput, GenerationRequest
 from mediagate.domain.tasks import TaskRecord
 from mediagate.errors import ErrorCode
@@ -34,7 +34,7 @@ from mediagate.providers.base import (
     VendorServerError,
 )
 from mediagate.providers.registry import ProviderRegistry
-from mediagate.services.assets import AssetService
+from mediagate.services.assets import AssetRow, AssetService
 from mediagate.services.health import ProviderHealth
 from mediagate.services.task_states import TaskStates
 from mediagate.services.validation import validate
@@ -397,20 +397,28 @@ class TaskJob:
             raise VendorServerError("the provider reported success without any output")
         stored, rows = [], []
         for ref in refs:
+
+            async def fetch_and_save(ref: OutputRef = ref) -> tuple[StoredOutput, AssetRow]:
+                data = await self.assets.fetch(ref)
+                return await self.assets.save(
+                    data,
+                    account_id=account_id,
+                    task_id=job.task_id,
+                    kind="output",
+                    media_type=ref.media_type,
+                    format_hint=ref.format,
+                    sandbox=sandbox,
+                    ref=ref,
+                )
+
             # the vendor finished (and billed) the job: a download that fails on the way (a timeout, a
-            # reset, a body cut short, a 5xx, a 429) is tried again within the task's deadline; a
-            # file that is not there (404, 410) fails at once
-            data = await self._retry(functools.partial(self.assets.fetch, ref), deadline, final=_download_lost)
-            output, asset = await self.assets.save(
-                data,
-                account_id=account_id,
-                task_id=job.task_id,
-                kind="output",
-                media_type=ref.media_type,
-                format_hint=ref.format,
-                sandbox=sandbox,
-                ref=ref,
-            )
+            # reset, a body cut short, a 5xx, a 429) or brings an incomplete file (`save` verifies it) is
+            # tried again within the task's deadline; a file that is not there (404, 410) fails at once.
+            # Bytes the vendor's answer carried inline are what they are: not tried again.
+            if ref.data is not None:
+                output, asset = await fetch_and_save()
+            else:
+                output, asset = await self._retry(fetch_and_save, deadline, final=_download_lost)
             stored.append(output)
             rows.append(asset)
         crash_point("before_settle")
