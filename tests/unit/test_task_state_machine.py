@@ -35,7 +35,6 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
-    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -120,6 +119,7 @@ class TaskLedgerMachine(RuleBasedStateMachine):
         self.model: dict[str, Model] = {}
         self.seen: dict[str, tuple[str, int]] = {}  #: task → (status, progress) as last read
         self.vendor_jobs = 0
+        self.refused = 0  #: placeholders returned for refused creations
 
     # --- accounts ---------------------------------------------------------------------------------
 
@@ -158,7 +158,11 @@ class TaskLedgerMachine(RuleBasedStateMachine):
         if self.balance(account) < PRICES[model]:
             with pytest.raises(InsufficientCredits):
                 self.run(self.gateway.tasks.create(principal, inp))
-            return multiple()
+            # a placeholder, not `multiple()`: the bundle must not shrink with outcomes hypothesis cannot
+            # replay (which of `race`'s transitions wins depends on the driver's scheduling, and with
+            # it whether later creations are covered), or its data generation is "flaky"
+            self.refused += 1
+            return f"refused-{self.refused}"
         view = self.run(self.gateway.tasks.create(principal, inp))
         assert (view.status, view.credit_cost) == ("pending", PRICES[model])
         self.model[view.id] = Model(account, PRICES[model])
@@ -166,6 +170,8 @@ class TaskLedgerMachine(RuleBasedStateMachine):
 
     @rule(task=tasks)
     def cancel(self, task: str) -> None:
+        if task not in self.model:
+            return  # a refused creation's placeholder (see `create`)
         expected = self.model[task]
         principal = self.wallets[expected.account].principal
         if expected.status in TERMINAL:
@@ -178,6 +184,8 @@ class TaskLedgerMachine(RuleBasedStateMachine):
 
     @rule(task=tasks, other=st.integers(1, 2))
     def cancel_someone_elses(self, task: str, other: int) -> None:
+        if task not in self.model:
+            return  # a refused creation's placeholder (see `create`)
         expected = self.model[task]
         if len(self.wallets) == 1:
             return
@@ -191,6 +199,8 @@ class TaskLedgerMachine(RuleBasedStateMachine):
 
     @rule(task=tasks)
     def submit(self, task: str) -> None:
+        if task not in self.model:
+            return  # a refused creation's placeholder (see `create`)
         expected = self.model[task]
         self.vendor_jobs += 1
         marked = self.run(
@@ -209,6 +219,8 @@ class TaskLedgerMachine(RuleBasedStateMachine):
     @rule(task=tasks, percents=st.lists(st.sampled_from([0, 30, 60, 99]), min_size=1, max_size=4))
     def progress(self, task: str, percents: list[int]) -> None:
         """Progress reports, in any order (a late poll's answer may arrive after a newer one)."""
+        if task not in self.model:
+            return  # a refused creation's placeholder (see `create`)
         expected = self.model[task]
         account_id = self.wallets[expected.account].principal.account_id
         for percent in percents:
@@ -217,6 +229,8 @@ class TaskLedgerMachine(RuleBasedStateMachine):
                 expected.progress = max(expected.progress, percent)
 
     def _ended(self, task: str, status: str) -> None:
+        if task not in self.model:
+            return  # a refused creation's placeholder (see `create`)
         expected = self.model[task]
         expected.status = status
         if status == "completed":
@@ -225,6 +239,8 @@ class TaskLedgerMachine(RuleBasedStateMachine):
 
     @rule(task=tasks)
     def complete(self, task: str) -> None:
+        if task not in self.model:
+            return  # a refused creation's placeholder (see `create`)
         was_active = self.model[task].status in ACTIVE
         assert self.run(self.gateway.states.complete(task, [], [])) is was_active
         if was_active:
@@ -233,6 +249,8 @@ class TaskLedgerMachine(RuleBasedStateMachine):
     @rule(task=tasks, code=st.sampled_from([ErrorCode.GENERATION_FAILED, ErrorCode.PROVIDER_ERROR, ErrorCode.TIMEOUT]))
     def fail(self, task: str, code: ErrorCode) -> None:
         """The vendor failed the job, the job failed it, or its deadline passed (`TIMEOUT`)."""
+        if task not in self.model:
+            return  # a refused creation's placeholder (see `create`)
         was_active = self.model[task].status in ACTIVE
         finished = self.run(self.gateway.states.finish(task, TaskStatus.FAILED, error_code=code, error_message="x"))
         assert finished is was_active
@@ -242,6 +260,8 @@ class TaskLedgerMachine(RuleBasedStateMachine):
     @rule(task=tasks)
     def race(self, task: str) -> None:
         """A completion, a failure and a client's cancel at once: one of them ends the task, or none."""
+        if task not in self.model:
+            return  # a refused creation's placeholder (see `create`)
         expected = self.model[task]
         states = self.gateway.states
 

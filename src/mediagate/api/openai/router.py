@@ -575,7 +575,9 @@ async def create_video(
         fingerprint["input_reference_file"] = digest(upload)
     with openai_params(VIDEO_PARAMS):
         created = await create_tasks(gateway, principal, [inp], idempotency_key, fingerprint)
-    view = await gateway.tasks.get(principal, created.ids[0])
+    # the job as its creation answered it (`queued`): a re-read could already find it started; a
+    # replayed request is answered with the job as it is now
+    view = created.views.get(created.ids[0]) or await gateway.tasks.get(principal, created.ids[0])
     return answer(request, video_json(view), created.replayed)
 
 
